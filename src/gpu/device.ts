@@ -38,6 +38,8 @@ export interface AcquireOptions {
   forceFallback?: boolean;
   /** Drop features by name (e.g. to test the code paths of a smaller adapter). */
   disableFeatures?: string[];
+  /** Request lower limits than the adapter's maximum (e.g. a small maxStorageBufferBindingSize to test chunking). */
+  limits?: Record<string, number>;
   where?: 'node' | 'browser';
 }
 
@@ -120,7 +122,7 @@ export async function acquireDevice(gpu: GPU, opts: AcquireOptions = {}): Promis
   }
   const disabled = new Set(opts.disableFeatures ?? []);
   const requiredFeatures = USEFUL_FEATURES.filter((f) => adapter!.features.has(f) && !disabled.has(f)) as GPUFeatureName[];
-  const requiredLimits = readLimits(adapter.limits);
+  const requiredLimits = { ...readLimits(adapter.limits), ...(opts.limits ?? {}) };
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
