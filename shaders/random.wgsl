@@ -1,0 +1,65 @@
+// Random tensors from Philox4x32-10 (prepended: shaders/lib/philox.wgsl). One invocation writes four consecutive
+// elements (whole u32 words for packed f16). Element e = base + local index, a 64-bit number split in two words;
+// it takes lane e mod 4 of block e / 4, so a chunk whose base is not a multiple of 4 straddles two blocks.
+struct Params { n: u32, key0: u32, key1: u32, base_lo: u32, base_hi: u32, p1: f32, p2: f32, p3: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+#if ${MODE_BITS}
+@group(0) @binding(1) var<storage, read_write> out: array<u32>;
+#elif ${OUT_F16}
+@group(0) @binding(1) var<storage, read_write> out: array<u32>;
+#else
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+#endif
+
+fn block_values(blo: u32, bhi: u32) -> vec4f {
+  let ctr = vec4u(blo, bhi, 0u, 0u);
+  let key = vec2u(p.key0, p.key1);
+#if ${MODE_UNIFORM}
+  let u = philox_uniform4(ctr, key);
+  return min(vec4f(p.p1) + vec4f(p.p2) * u, vec4f(p.p3));
+#else
+  return vec4f(p.p1) + vec4f(p.p2) * philox_normal4(ctr, key);
+#endif
+}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let q = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
+  let i0 = q * 4u;
+  if (i0 >= p.n) { return; }
+  // e0 = base + i0 with carry into the high word.
+  let elo = p.base_lo + i0;
+  let ehi = p.base_hi + select(0u, 1u, elo < i0);
+  let lane = elo & 3u;
+  let blo = (elo >> 2u) | (ehi << 30u);
+  let bhi = ehi >> 2u;
+  let blo1 = blo + 1u;
+  let bhi1 = bhi + select(0u, 1u, blo1 == 0u);
+#if ${MODE_BITS}
+  let w0 = philox4x32_10(vec4u(blo, bhi, 0u, 0u), vec2u(p.key0, p.key1));
+  var w1 = vec4u(0u);
+  if (lane != 0u) { w1 = philox4x32_10(vec4u(blo1, bhi1, 0u, 0u), vec2u(p.key0, p.key1)); }
+  for (var j = 0u; j < 4u; j = j + 1u) {
+    let l = lane + j;
+    if (i0 + j < p.n) { out[i0 + j] = select(w1[l & 3u], w0[l & 3u], l < 4u); }
+  }
+#else
+  let v0 = block_values(blo, bhi);
+  var v1 = vec4f(0.0);
+  if (lane != 0u) { v1 = block_values(blo1, bhi1); }
+  var v: vec4f;
+  for (var j = 0u; j < 4u; j = j + 1u) {
+    let l = lane + j;
+    v[j] = select(v1[l & 3u], v0[l & 3u], l < 4u);
+  }
+#if ${OUT_F16}
+  let w = q * 2u;
+  out[w] = pack2x16float(v.xy);
+  if (i0 + 2u < p.n) { out[w + 1u] = pack2x16float(v.zw); }
+#else
+  for (var j = 0u; j < 4u; j = j + 1u) {
+    if (i0 + j < p.n) { out[i0 + j] = v[j]; }
+  }
+#endif
+#endif
+}
