@@ -90,7 +90,7 @@ export function randomBitsCpu(n: number, seed: number, offset = 0, stream = 0): 
   const key = seedKey(seed);
   const out = new Uint32Array(n);
   let cachedBlock = -1;
-  let w = new Uint32Array(4);
+  let w: Uint32Array = new Uint32Array(4);
   for (let i = 0; i < n; i++) {
     const e = offset + i;
     const b = Math.floor(e / 4);
