@@ -1,0 +1,204 @@
+// Kernel check cases that run unchanged in Node (Dawn) and in a browser (navigator.gpu): the browser test runs
+// each case in both and requires equal results. Inputs come from a seeded generator, so both sides see the same
+// numbers. Platform-neutral: no Node imports here (this module is bundled into the browser page).
+import type { Engine } from '../src/engine.js';
+import type { DType } from '../src/tensor/dtype.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { fill } from '../kernels/fill.js';
+
+/** One check, as plain JSON (it crosses into the page through page.evaluate). */
+export interface CheckCase {
+  name: string;
+  op: string;
+  /** Output must match bit for bit (integer ops, copies, fills, RNG); otherwise relative error < tolerance. */
+  exact: boolean;
+  dtype?: DType;
+  shape?: number[];
+  shapeB?: number[];
+  seed?: number;
+  value?: number;
+  [k: string]: unknown;
+}
+
+export interface CheckResult {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  exact: boolean;
+  /** The output: 32-bit patterns for f32 (exact and NaN-safe through JSON), plain values for integer dtypes. */
+  values: number[];
+  /** Relative error against this module's float64 CPU reference, where the case has one. */
+  refErr?: number;
+  ms: number;
+  error?: string;
+}
+
+/** Deterministic uniform numbers in [lo, hi) (mulberry32), never exactly zero. */
+export function seeded(n: number, seed: number, lo = -1, hi = 1): Float64Array {
+  let a = seed >>> 0;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const v = lo + (hi - lo) * u;
+    out[i] = v === 0 ? 1e-3 : v;
+  }
+  return out;
+}
+
+const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** f32-rounded copies of `x` (what the GPU holds after upload), as float64 for the references. */
+function f32(x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(Float32Array.from(x as ArrayLike<number>));
+}
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    const d = a[i] - b[i];
+    if (Number.isNaN(d)) return Infinity;
+    num += d * d;
+    den += b[i] * b[i];
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+/** Input data of a dtype from a seed: floats in [-2, 2), integers spread over the dtype's range. */
+function input(dtype: DType, n: number, seed: number): number[] {
+  const u = seeded(n, seed, 0, 1);
+  switch (dtype) {
+    case 'f32':
+    case 'f16':
+      return Array.from(u, (v) => 4 * v - 2);
+    case 'i32':
+      return Array.from(u, (v) => Math.floor(v * 4294967296) - 2147483648);
+    case 'u32':
+      return Array.from(u, (v) => Math.floor(v * 4294967296));
+    case 'u8':
+      return Array.from(u, (v) => Math.floor(v * 256));
+  }
+}
+
+/** An output tensor whose storage holds NaN words, so an element a kernel fails to write cannot pass. */
+export function poisoned(e: Engine, shape: number[], dtype: DType): Tensor {
+  const t = e.empty(shape, dtype);
+  e.rt.write(t.buffer, 0, new Uint32Array(t.storage.bytes / 4).fill(0x7fc00000));
+  return t;
+}
+
+interface Outcome {
+  out: Tensor;
+  ref?: ArrayLike<number>;
+}
+
+type Runner = (e: Engine, c: CheckCase) => Promise<Outcome> | Outcome;
+
+/** Every op the check cases can name; kernels are added here as they land. */
+export const RUNNERS: Record<string, Runner> = {
+  fill(e, c) {
+    const out = poisoned(e, c.shape!, c.dtype ?? 'f32');
+    fill(out, c.value!);
+    return { out };
+  },
+  zeros(e, c) {
+    return { out: e.zeros(c.shape!, c.dtype ?? 'f32') };
+  },
+  /** Upload seeded data, copy it on the GPU, download: a round trip through queue.writeBuffer and staging. */
+  roundtrip(e, c) {
+    const dtype = c.dtype ?? 'f32';
+    const data = input(dtype, count(c.shape!), c.seed ?? 1);
+    const t = e.tensor(data, c.shape!, dtype);
+    const out = poisoned(e, c.shape!, dtype);
+    e.rt.copy(t.buffer, 0, out.buffer, 0, t.storage.bytes);
+    t.dispose();
+    return { out, ref: dtype === 'f32' ? f32(data) : data };
+  },
+  /** The same through reused MAP_WRITE staging buffers (tensorAsync). */
+  async roundtripAsync(e, c) {
+    const dtype = c.dtype ?? 'f32';
+    const data = input(dtype, count(c.shape!), c.seed ?? 1);
+    const out = await e.tensorAsync(data, c.shape!, dtype);
+    return { out, ref: dtype === 'f32' ? f32(data) : data };
+  },
+};
+
+/** The cases the browser test runs (small odd shapes: SwiftShader and lavapipe are CPU renderers). */
+export function defaultCases(): CheckCase[] {
+  const cases: CheckCase[] = [
+    { name: 'fill f32 [3,5,7,11] = -1.7', op: 'fill', exact: true, dtype: 'f32', shape: [3, 5, 7, 11], value: -1.7 },
+    { name: 'fill i32 [1001] = -123456789', op: 'fill', exact: true, dtype: 'i32', shape: [1001], value: -123456789 },
+    { name: 'fill u32 [257] = 4000000000', op: 'fill', exact: true, dtype: 'u32', shape: [257], value: 4000000000 },
+    { name: 'fill u8 [3,333] = 201', op: 'fill', exact: true, dtype: 'u8', shape: [3, 333], value: 201 },
+    { name: 'zeros f32 [77]', op: 'zeros', exact: true, dtype: 'f32', shape: [77] },
+    { name: 'roundtrip f32 [5,7,9,13]', op: 'roundtrip', exact: true, dtype: 'f32', shape: [5, 7, 9, 13], seed: 11 },
+    { name: 'roundtrip i32 [999]', op: 'roundtrip', exact: true, dtype: 'i32', shape: [999], seed: 12 },
+    { name: 'roundtrip u32 [1025]', op: 'roundtrip', exact: true, dtype: 'u32', shape: [1025], seed: 13 },
+    { name: 'roundtrip u8 [3,5,67]', op: 'roundtrip', exact: true, dtype: 'u8', shape: [3, 5, 67], seed: 14 },
+    { name: 'roundtripAsync f32 [31,33]', op: 'roundtripAsync', exact: true, dtype: 'f32', shape: [31, 33], seed: 15 },
+  ];
+  return cases.filter((c) => c.op in RUNNERS);
+}
+
+/** Run one case; failures come back as `error` (one line) rather than a rejected promise. */
+export async function runCase(e: Engine, c: CheckCase): Promise<CheckResult> {
+  const t0 = performance.now();
+  const base = { name: c.name, dtype: c.dtype ?? 'f32', shape: c.shape ?? [], exact: c.exact };
+  const run = RUNNERS[c.op];
+  if (!run) return { ...base, values: [], ms: 0, error: `no runner for op "${c.op}"` };
+  try {
+    const { out, ref } = await run(e, c);
+    const host = await out.read();
+    let values: number[];
+    if (host instanceof Float32Array) values = Array.from(new Uint32Array(host.buffer, host.byteOffset, host.length));
+    else values = Array.from(host as ArrayLike<number>);
+    const result: CheckResult = { ...base, dtype: out.dtype, shape: [...out.shape], values, ms: performance.now() - t0 };
+    if (ref) result.refErr = relErr(host as ArrayLike<number>, ref);
+    out.dispose();
+    return result;
+  } catch (err) {
+    return { ...base, values: [], ms: performance.now() - t0, error: String((err as Error).message ?? err).split('\n')[0] };
+  }
+}
+
+export async function runCases(e: Engine, cases: CheckCase[]): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  for (const c of cases) out.push(await runCase(e, c));
+  return out;
+}
+
+/** Decode a result's values to numbers (f32 bit patterns back to floats). */
+export function decode(r: CheckResult): Float64Array {
+  if (r.dtype !== 'f32') return Float64Array.from(r.values);
+  return Float64Array.from(new Float32Array(Uint32Array.from(r.values).buffer));
+}
+
+/**
+ * Compare a browser result with the Node result of the same case: bit-exact for exact cases, relative error
+ * below `tol` otherwise. Returns null when they agree, else one line saying how they differ.
+ */
+export function compare(browser: CheckResult, node: CheckResult, tol = 1e-5): string | null {
+  if (browser.error) return `${browser.name}: browser failed: ${browser.error}`;
+  if (node.error) return `${node.name}: node failed: ${node.error}`;
+  if (browser.dtype !== node.dtype || browser.shape.join() !== node.shape.join()) {
+    return `${node.name}: browser gave ${browser.dtype} [${browser.shape}], node ${node.dtype} [${node.shape}]`;
+  }
+  if (browser.values.length !== node.values.length) {
+    return `${node.name}: browser gave ${browser.values.length} values, node ${node.values.length}`;
+  }
+  if (node.exact) {
+    for (let i = 0; i < node.values.length; i++) {
+      if (browser.values[i] !== node.values[i]) {
+        const [b, n] = [decode(browser)[i], decode(node)[i]];
+        return `${node.name}: element ${i} differs (browser ${b}, node ${n}); the case must match bit for bit`;
+      }
+    }
+    return null;
+  }
+  const err = relErr(decode(browser), decode(node));
+  return err < tol ? null : `${node.name}: relative error ${err.toExponential(2)} between browser and node (limit ${tol})`;
+}
