@@ -1,0 +1,57 @@
+// Node file access for src/io: whole-file reads with clear errors, and atomic writes (temporary name, then rename).
+import { readFileSync, writeFileSync, renameSync, unlinkSync, existsSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { VesselError } from '../gpu/errors.js';
+import { readNpz, readNpzArray } from './npz.js';
+import { readNpy } from './npy.js';
+import type { NpyArray } from './npy.js';
+
+/** Read a whole file as bytes; a missing file or a directory is a one-line VesselError. */
+export function readBytes(path: string): Uint8Array {
+  if (!existsSync(path)) throw new VesselError(`${path}: no such file`);
+  if (statSync(path).isDirectory()) throw new VesselError(`${path}: is a directory, expected a file`);
+  const b = readFileSync(path);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+let tmpCounter = 0;
+
+/** Write bytes to `path` through a temporary file in the same folder, renamed when complete. */
+export function writeBytesAtomic(path: string, data: Uint8Array | Uint8Array[]): void {
+  const dir = dirname(path);
+  if (!existsSync(dir)) throw new VesselError(`${path}: folder ${dir} does not exist`);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${tmpCounter++}`);
+  try {
+    if (Array.isArray(data)) {
+      const total = data.reduce((s, d) => s + d.length, 0);
+      const all = new Uint8Array(total);
+      let p = 0;
+      for (const d of data) {
+        all.set(d, p);
+        p += d.length;
+      }
+      writeFileSync(tmp, all);
+    } else writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      if (existsSync(tmp)) unlinkSync(tmp);
+    } catch {
+      /* the temporary file is already gone */
+    }
+    if (e instanceof VesselError) throw e;
+    throw new VesselError(`${path}: could not write (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+export function readNpzFile(path: string): Map<string, NpyArray> {
+  return readNpz(readBytes(path), path);
+}
+
+export function readNpzFileArray(path: string, name: string): NpyArray {
+  return readNpzArray(readBytes(path), name, path);
+}
+
+export function readNpyFile(path: string): NpyArray {
+  return readNpy(readBytes(path), path);
+}
