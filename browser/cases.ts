@@ -5,13 +5,16 @@ import type { Engine } from '../src/engine.js';
 import type { DType } from '../src/tensor/dtype.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { fill } from '../kernels/fill.js';
+import { normalCpu, randomBitsCpu, randomInto, uniformCpu } from '../kernels/random.js';
 
 /** One check, as plain JSON (it crosses into the page through page.evaluate). */
 export interface CheckCase {
   name: string;
   op: string;
-  /** Output must match bit for bit (integer ops, copies, fills, RNG); otherwise relative error < tolerance. */
+  /** Output must match bit for bit (integer ops, copies, fills, RNG); otherwise relative error < tol. */
   exact: boolean;
+  /** Relative-error bound for inexact cases (default 1e-5), both browser vs Node and each vs the CPU reference. */
+  tol?: number;
   dtype?: DType;
   shape?: number[];
   shapeB?: number[];
@@ -25,6 +28,7 @@ export interface CheckResult {
   dtype: DType;
   shape: number[];
   exact: boolean;
+  tol?: number;
   /** The output: 32-bit patterns for f32 (exact and NaN-safe through JSON), plain values for integer dtypes. */
   values: number[];
   /** Relative error against this module's float64 CPU reference, where the case has one. */
@@ -125,6 +129,18 @@ export const RUNNERS: Record<string, Runner> = {
     const out = await e.tensorAsync(data, c.shape!, dtype);
     return { out, ref: dtype === 'f32' ? f32(data) : data };
   },
+  /** Philox4x32-10: raw words (u32), uniform [a, b) or normal (mean a, std b), at an element offset. */
+  random(e, c) {
+    const mode = c.mode as 'bits' | 'uniform' | 'normal';
+    const shape = c.shape!;
+    const n = count(shape);
+    const [seed, offset, a, b] = [c.seed ?? 0, (c.offset as number) ?? 0, (c.a as number) ?? 0, (c.b as number) ?? 1];
+    const out = poisoned(e, shape, mode === 'bits' ? 'u32' : 'f32');
+    randomInto(out, mode, seed, offset, a, b);
+    const ref =
+      mode === 'bits' ? randomBitsCpu(n, seed, offset) : mode === 'uniform' ? f32(uniformCpu(n, seed, a, b, offset)) : normalCpu(n, seed, a, b, offset);
+    return { out, ref };
+  },
 };
 
 /** The cases the browser test runs (small odd shapes: SwiftShader and lavapipe are CPU renderers). */
@@ -140,6 +156,14 @@ export function defaultCases(): CheckCase[] {
     { name: 'roundtrip u32 [1025]', op: 'roundtrip', exact: true, dtype: 'u32', shape: [1025], seed: 13 },
     { name: 'roundtrip u8 [3,5,67]', op: 'roundtrip', exact: true, dtype: 'u8', shape: [3, 5, 67], seed: 14 },
     { name: 'roundtripAsync f32 [31,33]', op: 'roundtripAsync', exact: true, dtype: 'f32', shape: [31, 33], seed: 15 },
+    // Philox: the words and uniform [0, 1) are integer arithmetic plus exact scaling, so bit-exact on any adapter;
+    // a shifted uniform (one multiply-add, fused or not) may differ in the last bit. normal uses log, sin and cos,
+    // which WGSL only requires to be accurate to 2^-11 (absolute, on [-pi, pi]): SwiftShader's differ from
+    // lavapipe's by about 1e-4 relative, so that case gets a bound of 1e-3, not 1e-5.
+    { name: 'random bits u32 [3,7,41] offset 5', op: 'random', exact: true, dtype: 'u32', shape: [3, 7, 41], mode: 'bits', seed: 1234567, offset: 5 },
+    { name: 'random uniform[0,1) f32 [999]', op: 'random', exact: true, dtype: 'f32', shape: [999], mode: 'uniform', seed: 42, a: 0, b: 1 },
+    { name: 'random uniform[-3,5) f32 [17,19]', op: 'random', exact: false, dtype: 'f32', shape: [17, 19], mode: 'uniform', seed: 43, offset: 3, a: -3, b: 5 },
+    { name: 'random normal(0.5,2) f32 [1001]', op: 'random', exact: false, dtype: 'f32', shape: [1001], mode: 'normal', seed: 2 ** 40 + 7, a: 0.5, b: 2, tol: 1e-3 },
   ];
   return cases.filter((c) => c.op in RUNNERS);
 }
@@ -147,7 +171,7 @@ export function defaultCases(): CheckCase[] {
 /** Run one case; failures come back as `error` (one line) rather than a rejected promise. */
 export async function runCase(e: Engine, c: CheckCase): Promise<CheckResult> {
   const t0 = performance.now();
-  const base = { name: c.name, dtype: c.dtype ?? 'f32', shape: c.shape ?? [], exact: c.exact };
+  const base = { name: c.name, dtype: c.dtype ?? 'f32', shape: c.shape ?? [], exact: c.exact, tol: c.tol };
   const run = RUNNERS[c.op];
   if (!run) return { ...base, values: [], ms: 0, error: `no runner for op "${c.op}"` };
   try {
@@ -181,7 +205,7 @@ export function decode(r: CheckResult): Float64Array {
  * Compare a browser result with the Node result of the same case: bit-exact for exact cases, relative error
  * below `tol` otherwise. Returns null when they agree, else one line saying how they differ.
  */
-export function compare(browser: CheckResult, node: CheckResult, tol = 1e-5): string | null {
+export function compare(browser: CheckResult, node: CheckResult, tol = node.tol ?? 1e-5): string | null {
   if (browser.error) return `${browser.name}: browser failed: ${browser.error}`;
   if (node.error) return `${node.name}: node failed: ${node.error}`;
   if (browser.dtype !== node.dtype || browser.shape.join() !== node.shape.join()) {
@@ -199,6 +223,13 @@ export function compare(browser: CheckResult, node: CheckResult, tol = 1e-5): st
     }
     return null;
   }
-  const err = relErr(decode(browser), decode(node));
-  return err < tol ? null : `${node.name}: relative error ${err.toExponential(2)} between browser and node (limit ${tol})`;
+  const [b, n] = [decode(browser), decode(node)];
+  const err = relErr(b, n);
+  if (err < tol) return null;
+  let worst = 0;
+  for (let i = 1; i < n.length; i++) if (!(Math.abs(b[i] - n[i]) <= Math.abs(b[worst] - n[worst]))) worst = i;
+  return (
+    `${node.name}: relative error ${err.toExponential(2)} between browser and node (limit ${tol}); ` +
+    `largest difference at element ${worst}: browser ${b[worst]}, node ${n[worst]}`
+  );
 }
