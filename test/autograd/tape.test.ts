@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { backward, checkpoint, noGrad, zeroGrad, assertFinite } from '../../src/autograd/index.js';
+import { leakyRelu, sigmoid, silu } from '../../src/ops/activation.js';
+import { getEngine, randArray, relErr } from '../helpers.js';
+import { leaf, sigmoid64 } from '../ops/ref.js';
+
+const siluRef = (v: number) => v * sigmoid64(v);
+const dsilu = (v: number) => sigmoid64(v) * (1 + v * (1 - sigmoid64(v)));
+
+describe('autograd tape', () => {
+  it('backpropagates through a chain and accumulates leaf gradients across calls', async () => {
+    const e = await getEngine();
+    const xs = randArray(37, 1, -3, 3);
+    const gs = randArray(37, 2);
+    const x = leaf(e, xs, [37]);
+    const gy = e.tensor(gs, [37]);
+    // z = sigmoid(silu(x)); dz/dx = σ'(silu(x))·silu'(x)
+    const ref = Array.from(xs, (v, i) => {
+      const s = sigmoid64(siluRef(v));
+      return gs[i] * s * (1 - s) * dsilu(v);
+    });
+    backward(sigmoid(silu(x)), gy);
+    expect(relErr(await x.grad!.read(), ref)).toBeLessThan(1e-5);
+    backward(sigmoid(silu(x)), gy);
+    expect(relErr(await x.grad!.read(), ref.map((v) => 2 * v))).toBeLessThan(1e-5);
+    zeroGrad([x]);
+    expect(x.grad).toBeNull();
+    // A tensor used twice gets the sum of both paths: y = silu(x) feeds two sigmoids.
+    const y = silu(x);
+    backward(sigmoid(y), gy);
+    expect(() => backward(sigmoid(y), gy)).toThrow(/already freed.*retainGraph/);
+    zeroGrad([x]);
+    gy.dispose();
+    x.dispose();
+  });
+
+  it('rejects a non-scalar backward without a gradient, naming the shape', async () => {
+    const e = await getEngine();
+    const x = leaf(e, randArray(6, 3), [2, 3]);
+    const y = silu(x);
+    expect(() => backward(y)).toThrow(/shape \[2, 3\] \(6 elements\)/);
+    const c = e.tensor([1], []);
+    expect(() => backward(c)).toThrow(/does not require grad/);
+    noGrad(() => {
+      const z = silu(x);
+      expect(z.requiresGrad).toBe(false);
+      expect(z.node).toBeNull();
+    });
+    x.dispose();
+    y.dispose();
+    c.dispose();
+  });
+
+  it('releases saved tensors and intermediate gradients during backward', async () => {
+    const e = await getEngine();
+    const x = leaf(e, randArray(1000, 4), [10, 100]);
+    const gy = e.tensor(randArray(1000, 5), [10, 100]);
+    const before = e.liveTensors;
+    e.scope(() => {
+      const y = leakyRelu(silu(sigmoid(x)));
+      // three nodes, each with a saved view: 3 outputs + 3 saved views
+      expect(e.liveTensors).toBe(before + 6);
+      backward(y, gy);
+      // saved views released, only the outputs (scope) and x.grad remain
+      expect(e.liveTensors).toBe(before + 3 + 1);
+    });
+    expect(e.liveTensors).toBe(before + 1);
+    zeroGrad([x]);
+    expect(e.liveTensors).toBe(before);
+    x.dispose();
+    gy.dispose();
+  });
+
+  it('checkpointing gives identical gradients with a lower peak of pooled memory', async () => {
+    const e = await getEngine();
+    const n = 64 * 1024;
+    const xs = randArray(n, 6, -2, 2);
+    const gs = randArray(n, 7);
+    const block = (t: import('../../src/tensor/tensor.js').Tensor) => silu(leakyRelu(silu(sigmoid(silu(t)))));
+    const run = async (ckpt: boolean) => {
+      const x = leaf(e, xs, [n]);
+      const gy = e.tensor(gs, [n]);
+      await e.sync();
+      e.rt.pool.resetPeak();
+      const base = e.rt.pool.stats.inUseBytes;
+      e.scope(() => {
+        let h = x;
+        for (let i = 0; i < 6; i++) h = ckpt ? checkpoint(block, [h]) : block(h);
+        backward(h, gy);
+      });
+      const peak = e.rt.pool.stats.peakInUseBytes - base;
+      const g = await x.grad!.read();
+      x.grad!.dispose();
+      x.dispose();
+      gy.dispose();
+      return { g: Float32Array.from(g), peak };
+    };
+    const plain = await run(false);
+    const ck = await run(true);
+    expect(relErr(ck.g, plain.g)).toBe(0);
+    expect(ck.peak).toBeLessThan(plain.peak / 2);
+  });
+
+  it('names the step and the tensor when the loss is not finite', async () => {
+    const e = await getEngine();
+    const l = e.tensor([NaN], []);
+    await expect(assertFinite(l, 17, 'dice_bce')).rejects.toThrow('non-finite loss at step 17 in dice_bce');
+    await expect(assertFinite(Infinity, 3)).rejects.toThrow('non-finite loss at step 3 in loss');
+    expect(await assertFinite(e.tensor([0.25], []), 1)).toBe(0.25);
+  });
+});
