@@ -36,3 +36,13 @@ export function numericGrad(f: (x: Float64Array) => ArrayLike<number>, x: Float6
 }
 
 export const sigmoid64 = (v: number): number => 1 / (1 + Math.exp(-v));
+
+/**
+ * Leave a NaN-filled buffer of this size in the pool, so the next op output of the same size class reuses it and an
+ * unwritten element shows up as NaN.
+ */
+export function poisonNext(e: Engine, shape: number[], dtype: 'f32' | 'f16' = 'f32'): void {
+  const t = e.empty(shape, dtype);
+  t.engine.rt.write(t.buffer, 0, new Uint32Array(t.storage.bytes / 4).fill(0x7fc00000));
+  t.dispose();
+}
