@@ -52,6 +52,13 @@ afterAll(async () => {
 });
 
 describe('the engine in headless Chromium', () => {
+  it('has no module outside src/gpu/node*, src/io and src/train that imports a Node-only module', () => {
+    const r = spawnSync(process.execPath, ['scripts/build.mjs', '--check-browser-safe'], { cwd: root, encoding: 'utf8' });
+    console.log(r.stdout.trim());
+    expect(r.stderr.trim()).toBe('');
+    expect(r.status).toBe(0);
+  });
+
   it('gets a WebGPU device with the adapter’s (browser-sized) limits', async () => {
     const info: PageInfo = await page!.evaluate(() => (window as unknown as PageWindow).vesselfmPage.info());
     const l = info.limits;
