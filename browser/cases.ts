@@ -6,6 +6,9 @@ import type { DType } from '../src/tensor/dtype.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { fill } from '../kernels/fill.js';
 import { normalCpu, randomBitsCpu, randomInto, uniformCpu } from '../kernels/random.js';
+import { fft } from '../kernels/fft.js';
+import { groupNormForward } from '../kernels/norm.js';
+import { activationForward, type Activation } from '../kernels/activation.js';
 
 /** One check, as plain JSON (it crosses into the page through page.evaluate). */
 export interface CheckCase {
@@ -141,7 +144,103 @@ export const RUNNERS: Record<string, Runner> = {
       mode === 'bits' ? randomBitsCpu(n, seed, offset) : mode === 'uniform' ? f32(uniformCpu(n, seed, a, b, offset)) : normalCpu(n, seed, a, b, offset);
     return { out, ref };
   },
+  /** 3D FFT of a complex volume [D, H, W, 2] (workgroup-memory Stockham for powers of two, Bluestein otherwise). */
+  fft3d(e, c) {
+    const shape = c.shape!;
+    const x = f32(seeded(count(shape), c.seed ?? 1));
+    const xt = e.tensor(Float32Array.from(x), shape);
+    const out = fft(xt, { inverse: Boolean(c.inverse) });
+    xt.dispose();
+    return { out, ref: dft3d(x, shape.slice(0, 3), Boolean(c.inverse)) };
+  },
+  /** GroupNorm forward on [N, C, D, H, W] with an affine transform. */
+  groupNorm(e, c) {
+    const shape = c.shape!;
+    const [N, C] = shape;
+    const G = c.groups as number;
+    const eps = 1e-5;
+    const x = f32(seeded(count(shape), c.seed ?? 1, -2, 3));
+    const gamma = f32(seeded(C, (c.seed ?? 1) + 1, 0.5, 1.5));
+    const beta = f32(seeded(C, (c.seed ?? 1) + 2));
+    const [xt, gt, bt] = [e.tensor(x, shape), e.tensor(gamma, [C]), e.tensor(beta, [C])];
+    const { y, stats } = groupNormForward(xt, G, gt, bt, eps);
+    for (const t of [xt, gt, bt, stats]) t.dispose();
+    const S = count(shape) / (N * C);
+    const M = (C / G) * S;
+    const ref = new Float64Array(x.length);
+    for (let n = 0; n < N; n++) {
+      for (let g = 0; g < G; g++) {
+        const base = (n * G + g) * M;
+        let mean = 0;
+        for (let i = 0; i < M; i++) mean += x[base + i];
+        mean /= M;
+        let v = 0;
+        for (let i = 0; i < M; i++) v += (x[base + i] - mean) ** 2;
+        const inv = 1 / Math.sqrt(v / M + eps);
+        for (let i = 0; i < M; i++) {
+          const ch = g * (C / G) + Math.floor(i / S);
+          ref[base + i] = (x[base + i] - mean) * inv * gamma[ch] + beta[ch];
+        }
+      }
+    }
+    return { out: y, ref };
+  },
+  /** A pointwise activation (relu, leakyrelu, silu, sigmoid). */
+  activation(e, c) {
+    const shape = c.shape!;
+    const op = c.fn as Activation;
+    const alpha = 0.01;
+    const x = f32(seeded(count(shape), c.seed ?? 1, -6, 6));
+    const xt = e.tensor(x, shape);
+    const out = activationForward(xt, op, alpha);
+    xt.dispose();
+    // relu and leakyrelu round like the GPU (one f32 multiply), so their reference is exact.
+    const f = (v: number) =>
+      op === 'relu'
+        ? Math.max(v, 0)
+        : op === 'leakyrelu'
+          ? v > 0
+            ? v
+            : Math.fround(Math.fround(alpha) * v)
+          : op === 'silu'
+            ? v / (1 + Math.exp(-v))
+            : 1 / (1 + Math.exp(-v));
+    return { out, ref: Float64Array.from(x, f) };
+  },
 };
+
+/** Float64 DFT over the three dims of an interleaved complex volume (inverse scaled by 1/N per axis). */
+function dft3d(x: Float64Array, dims: number[], inverse: boolean): Float64Array {
+  let cur = Float64Array.from(x);
+  const sign = inverse ? 1 : -1;
+  for (let axis = 0; axis < 3; axis++) {
+    const n = dims[axis];
+    const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
+    const next = new Float64Array(cur.length);
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        for (let k = 0; k < n; k++) {
+          let re = 0;
+          let im = 0;
+          for (let j = 0; j < n; j++) {
+            const src = ((o * n + j) * inner + i) * 2;
+            const th = (sign * 2 * Math.PI * ((j * k) % n)) / n;
+            const [c, s] = [Math.cos(th), Math.sin(th)];
+            re += cur[src] * c - cur[src + 1] * s;
+            im += cur[src] * s + cur[src + 1] * c;
+          }
+          const dst = ((o * n + k) * inner + i) * 2;
+          const scale = inverse ? 1 / n : 1;
+          next[dst] = re * scale;
+          next[dst + 1] = im * scale;
+        }
+      }
+    }
+    cur = next;
+  }
+  return cur;
+}
 
 /** The cases the browser test runs (small odd shapes: SwiftShader and lavapipe are CPU renderers). */
 export function defaultCases(): CheckCase[] {
@@ -164,6 +263,11 @@ export function defaultCases(): CheckCase[] {
     { name: 'random uniform[0,1) f32 [999]', op: 'random', exact: true, dtype: 'f32', shape: [999], mode: 'uniform', seed: 42, a: 0, b: 1 },
     { name: 'random uniform[-3,5) f32 [17,19]', op: 'random', exact: false, dtype: 'f32', shape: [17, 19], mode: 'uniform', seed: 43, offset: 3, a: -3, b: 5 },
     { name: 'random normal(0.5,2) f32 [1001]', op: 'random', exact: false, dtype: 'f32', shape: [1001], mode: 'normal', seed: 2 ** 40 + 7, a: 0.5, b: 2, tol: 1e-3 },
+    // Float kernels: same results within 1e-5, and each side within 1e-4 of the float64 reference.
+    { name: 'fft3d f32 [6,8,5,2] (Bluestein + Stockham)', op: 'fft3d', exact: false, shape: [6, 8, 5, 2], seed: 21 },
+    { name: 'groupNorm f32 [2,6,3,5,7] G=3', op: 'groupNorm', exact: false, shape: [2, 6, 3, 5, 7], groups: 3, seed: 23 },
+    { name: 'silu f32 [3,5,7,11]', op: 'activation', exact: false, shape: [3, 5, 7, 11], fn: 'silu', seed: 24 },
+    { name: 'leakyrelu f32 [1003]', op: 'activation', exact: true, shape: [1003], fn: 'leakyrelu', seed: 25 },
   ];
   return cases.filter((c) => c.op in RUNNERS);
 }
