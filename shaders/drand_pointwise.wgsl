@@ -1,0 +1,115 @@
+// Voxel-wise intensity transforms of domain randomisation (spec 4.6, 4.7); one variant per OP_* define.
+// The tensor is [..., D, H, W]; leading dims are channels that share the parameters. Random variants take their
+// numbers from Philox (prepended library): key = seed, counter = (flat voxel index, 0, stream, 0), and use the
+// Box-Muller pair made from the first two words, so each voxel's noise is a pure function of (seed, index).
+//   OP_BIAS:     out = x exp(sum_(i+j+k<=3) c_ijk P_i(z) P_j(y) P_k(x)), coordinates linspace(-1, 1, n) per axis
+//   OP_GAUSS:    out = x + a + b n1
+//   OP_RICIAN:   out = sqrt((x + a + b n1)^2 + (a + b n2)^2)
+//   OP_CONTRAST: out = ((x - mn) / (range + 1e-7))^a range + mn, with mn, range from the stats buffer
+//   OP_HIST:     out = piecewise-linear map of x from the reference to the floating control points, scaled to
+//                [mn, mx] of the stats buffer (MONAI's interp: slope and intercept of segment
+//                clamp(count(xp <= x) - 1, 0, n - 2)); a constant image is returned unchanged
+//   OP_CLAMP:    out = clamp(x, a, b)
+//   OP_COMBINE:  out = a x + b y
+struct Params {
+  n: u32,
+  d: u32,
+  h: u32,
+  w: u32,
+  key0: u32,
+  key1: u32,
+  stream: u32,
+  count: u32,
+  a: f32,
+  b: f32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+#if ${OP_BIAS}
+@group(0) @binding(3) var<storage, read> coeffs: array<f32>;
+#elif ${OP_CONTRAST}
+@group(0) @binding(3) var<storage, read> stats: array<vec4f>;
+#elif ${OP_HIST}
+@group(0) @binding(3) var<storage, read> stats: array<vec4f>;
+@group(0) @binding(4) var<storage, read> points: array<vec2f>;
+#elif ${OP_COMBINE}
+@group(0) @binding(3) var<storage, read> y: array<f32>;
+#endif
+
+#if ${OP_BIAS}
+fn legendre(t: f32) -> vec4f {
+  return vec4f(1.0, t, 0.5 * (3.0 * t * t - 1.0), 0.5 * (5.0 * t * t * t - 3.0 * t));
+}
+
+fn coord(i: u32, n: u32) -> f32 {
+  if (n <= 1u) { return -1.0; }
+  return -1.0 + 2.0 * f32(i) / f32(n - 1u);
+}
+#endif
+
+#if ${RANDOM}
+fn normals(i: u32) -> vec2f {
+  let w = philox4x32_10(vec4u(i, 0u, p.stream, 0u), vec2u(p.key0, p.key1));
+  return philox_box_muller(w.x, w.y);
+}
+#endif
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
+  if (i >= p.n) { return; }
+  let v = x[i];
+#if ${OP_BIAS}
+  let r = i % (p.d * p.h * p.w);
+  let pz = legendre(coord(r / (p.h * p.w), p.d));
+  let py = legendre(coord((r / p.w) % p.h, p.h));
+  let px = legendre(coord(r % p.w, p.w));
+  var field = 0.0;
+  var c = 0u;
+  for (var a = 0u; a <= 3u; a++) {
+    for (var b = 0u; b <= 3u - a; b++) {
+      for (var k = 0u; k <= 3u - a - b; k++) {
+        field += coeffs[c] * pz[a] * py[b] * px[k];
+        c++;
+      }
+    }
+  }
+  out[i] = v * exp(field);
+#elif ${OP_GAUSS}
+  out[i] = v + p.a + p.b * normals(i).x;
+#elif ${OP_RICIAN}
+  let g = normals(i);
+  let re = v + p.a + p.b * g.x;
+  let im = p.a + p.b * g.y;
+  out[i] = sqrt(re * re + im * im);
+#elif ${OP_CONTRAST}
+  let s = stats[0];
+  let range = s.y - s.x;
+  let t = (v - s.x) / (range + 1e-7);
+  var pw = 0.0;
+  if (t > 0.0) { pw = pow(t, p.a); }
+  out[i] = pw * range + s.x;
+#elif ${OP_HIST}
+  let s = stats[0];
+  if (s.x == s.y) {
+    out[i] = v;
+    return;
+  }
+  let span = s.y - s.x;
+  var seg = 0u;
+  for (var q = 1u; q < p.count - 1u; q++) {
+    if (v >= points[q].x * span + s.x) { seg = q; }
+  }
+  let x0 = points[seg].x * span + s.x;
+  let x1 = points[seg + 1u].x * span + s.x;
+  let f0 = points[seg].y * span + s.x;
+  let f1 = points[seg + 1u].y * span + s.x;
+  let m = (f1 - f0) / (x1 - x0);
+  out[i] = m * v + (f0 - m * x0);
+#elif ${OP_CLAMP}
+  out[i] = clamp(v, p.a, p.b);
+#else
+  out[i] = p.a * v + p.b * y[i];
+#endif
+}
