@@ -87,7 +87,7 @@ function maskOutside(k: Float64Array, dims: Dims, r: number): void {
 }
 
 function cpuChain(x: Float64Array, dims: Dims, p: IntensityParams): Float64Array {
-  let y = Float64Array.from(x);
+  let y: Float64Array = Float64Array.from(x);
   const b = p.biasField!;
   const f = biasFieldRef(dims, b.coeffs);
   y = y.map((v, i) => v * Math.exp(f[i]));

@@ -146,7 +146,7 @@ export function convAxisRef(x: ArrayLike<number>, dims: Dims, axis: number, wts:
 }
 
 export function gaussianFilterRef(x: ArrayLike<number>, dims: Dims, sigma: number[], truncated = 4): Float64Array {
-  let y = Float64Array.from(x);
+  let y: Float64Array = Float64Array.from(x);
   for (let a = 0; a < 3; a++) y = convAxisRef(y, dims, a, monaiKernel(sigma[a], truncated));
   return y;
 }

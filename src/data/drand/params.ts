@@ -12,7 +12,7 @@ const TWO32 = 4294967296;
  */
 export class ParamRng {
   private n = 0;
-  private words = new Uint32Array(4);
+  private words: Uint32Array = new Uint32Array(4);
   private lane = 4;
   private readonly key: [number, number];
 
