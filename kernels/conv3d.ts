@@ -1,0 +1,444 @@
+// conv3d: forward, input gradient, weight gradient and bias gradient of a 3D convolution (NCDHW activations,
+// PyTorch weight layout (out, in, kD, kH, kW)), as register-blocked implicit-GEMM WGSL kernels.
+//
+//   forward          shaders/conv3d.wgsl         M = out channels, N = output voxels, K = in channels x taps
+//   input gradient   shaders/conv3d.wgsl         the same kernel over dy with the transposed, reversed weight;
+//                                                strided convs run one dispatch per output residue class, so
+//                                                only the taps that land on real dy entries are visited
+//   weight gradient  shaders/conv3d_wgrad.wgsl   + conv3d_reduce.wgsl (split-K partials, deterministic sum)
+//   bias gradient    shaders/conv3d_bias.wgsl    + conv3d_reduce.wgsl
+//   weight repack    shaders/conv3d_pack.wgsl    [in-role][tap][out-role padded] so weight loads are vec4
+//
+// Variants (chosen per shape by kernels/autotune.ts, or forced by name): register tiles of TM output channels
+// x TN output voxels along x ("reg4x4", "reg8x4", "reg4x8", "reg8x8"); no workgroup memory, so they suit
+// CPU-like adapters where barriers are expensive, and every invocation of a workgroup shares its weight loads.
+import convSource from '../shaders/conv3d.wgsl';
+import packSource from '../shaders/conv3d_pack.wgsl';
+import wgradSource from '../shaders/conv3d_wgrad.wgsl';
+import reduceSource from '../shaders/conv3d_reduce.wgsl';
+import biasSource from '../shaders/conv3d_bias.wgsl';
+import type { Engine } from '../src/engine.js';
+import { VesselError } from '../src/gpu/errors.js';
+import { params } from '../src/runtime/runtime.js';
+import { fmtShape, type Shape } from '../src/tensor/shape.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { choose, sizeBucket, tune, type Candidate } from './autotune.js';
+import { grid1D, MAX_GROUPS } from './util.js';
+
+export type Triple = [number, number, number];
+
+export interface Conv3dOptions {
+  /** 1 or 2 per axis (a number applies to all three). Default 1. */
+  stride?: number | readonly number[];
+  /** Zero padding per axis. Default 0. */
+  padding?: number | readonly number[];
+}
+
+/** Sizes of one convolution, validated. `in`/`out` are spatial sizes (D, H, W). */
+export interface ConvGeometry {
+  n: number;
+  ci: number;
+  co: number;
+  in: Triple;
+  out: Triple;
+  k: Triple;
+  s: Triple;
+  p: Triple;
+}
+
+const WG = 64;
+const MAX_KERNEL = 7;
+const MAX_STRIDE = 4;
+
+export function triple(v: number | readonly number[] | undefined, dflt: number, what: string, op: string): Triple {
+  const t = v === undefined ? [dflt, dflt, dflt] : typeof v === 'number' ? [v, v, v] : [...v];
+  if (t.length !== 3 || t.some((x) => !Number.isInteger(x))) {
+    throw new VesselError(`${op}: ${what} must be an integer or three integers, got ${JSON.stringify(v)}`);
+  }
+  return t as Triple;
+}
+
+function checkF32(t: Tensor, what: string, op: string, rank?: number): void {
+  t.assertAlive();
+  if (t.dtype !== 'f32') throw new VesselError(`${op}: ${what} ${fmtShape(t.shape)} has dtype ${t.dtype}; only f32 is supported`);
+  if (rank !== undefined && t.rank !== rank) {
+    throw new VesselError(`${op}: ${what} must have rank ${rank} (N, C, D, H, W layout), got ${fmtShape(t.shape)}`);
+  }
+}
+
+/** Validate a Conv3d's shapes and options and compute its output size: floor((D + 2p − k) / s) + 1 per axis. */
+export function conv3dGeometry(xShape: Shape, wShape: Shape, opts: Conv3dOptions = {}, op = 'conv3d'): ConvGeometry {
+  if (xShape.length !== 5) throw new VesselError(`${op}: input must have rank 5 (N, C, D, H, W), got ${fmtShape(xShape)}`);
+  if (wShape.length !== 5) throw new VesselError(`${op}: weight must have rank 5 (out, in, kD, kH, kW), got ${fmtShape(wShape)}`);
+  const s = triple(opts.stride, 1, 'stride', op);
+  const p = triple(opts.padding, 0, 'padding', op);
+  const [n, ci, d, h, w] = xShape;
+  const [co, wci, kd, kh, kw] = wShape;
+  if (wci !== ci) throw new VesselError(`${op}: input ${fmtShape(xShape)} has ${ci} channels but weight ${fmtShape(wShape)} expects ${wci}`);
+  const k: Triple = [kd, kh, kw];
+  if (k.some((x) => x < 1 || x > MAX_KERNEL)) throw new VesselError(`${op}: kernel size ${fmtShape(k)} of weight ${fmtShape(wShape)} must be 1–${MAX_KERNEL} per axis`);
+  if (s.some((x) => x < 1 || x > MAX_STRIDE)) throw new VesselError(`${op}: stride ${fmtShape(s)} must be 1–${MAX_STRIDE} per axis`);
+  if (p.some((x) => x < 0 || x >= 8)) throw new VesselError(`${op}: padding ${fmtShape(p)} must be 0–7 per axis`);
+  if (n < 1 || ci < 1 || co < 1) throw new VesselError(`${op}: empty input ${fmtShape(xShape)} or weight ${fmtShape(wShape)}`);
+  const inS: Triple = [d, h, w];
+  const out = [0, 1, 2].map((a) => Math.floor((inS[a] + 2 * p[a] - k[a]) / s[a]) + 1) as Triple;
+  for (let a = 0; a < 3; a++) {
+    if (inS[a] + 2 * p[a] < k[a]) {
+      throw new VesselError(
+        `${op}: kernel ${fmtShape(k)} is larger than the padded input ${fmtShape(inS.map((v, i) => v + 2 * p[i]))} (input ${fmtShape(xShape)}, padding ${fmtShape(p)})`,
+      );
+    }
+  }
+  return { n, ci, co, in: inS, out, k, s, p };
+}
+
+export function conv3dOutputShape(xShape: Shape, wShape: Shape, opts: Conv3dOptions = {}): number[] {
+  const g = conv3dGeometry(xShape, wShape, opts);
+  return [g.n, g.co, ...g.out];
+}
+
+function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Variants
+
+export interface DirectConfig {
+  tm: 4 | 8;
+  tn: 4 | 8;
+}
+
+export interface WgradConfig {
+  tm: 4 | 8;
+  tn: 4 | 8;
+  /** Multiplies the number of K chunks the heuristic picks (more parallel partials, more reduction work). */
+  split: number;
+}
+
+export const DIRECT_VARIANTS: Candidate<DirectConfig>[] = [
+  { name: 'reg4x4', config: { tm: 4, tn: 4 } },
+  { name: 'reg8x4', config: { tm: 8, tn: 4 } },
+  { name: 'reg4x8', config: { tm: 4, tn: 8 } },
+  { name: 'reg8x8', config: { tm: 8, tn: 8 } },
+];
+
+export const WGRAD_VARIANTS: Candidate<WgradConfig>[] = [
+  { name: 'w4x4', config: { tm: 4, tn: 4, split: 1 } },
+  { name: 'w8x4', config: { tm: 8, tn: 4, split: 1 } },
+  { name: 'w4x8', config: { tm: 4, tn: 8, split: 1 } },
+  { name: 'w8x8', config: { tm: 8, tn: 8, split: 1 } },
+  { name: 'w8x4s4', config: { tm: 8, tn: 4, split: 4 } },
+];
+
+function directDefault(outC: number, gw: number): string {
+  const tm = outC >= 8 ? 8 : 4;
+  const tn = gw >= 16 ? 8 : 4;
+  return `reg${tm}x${tn}`;
+}
+
+function wgradDefault(co: number): string {
+  return co >= 8 ? 'w8x4' : 'w4x4';
+}
+
+function shapeClass(g: ConvGeometry, what: string): string {
+  const vox = g.n * g.out[0] * g.out[1] * g.out[2];
+  return `${what}:ci${g.ci}:co${g.co}:k${g.k.join('')}:s${g.s.join('')}:v${sizeBucket(vox)}:w${g.out[2]}`;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Weight repacking
+
+/**
+ * Pack a (A, B, taps) weight as [r][tap][c padded to a multiple of tm]. mode 'rc' = rows are W's second axis
+ * (Conv3d forward: r = in, c = out); 'cr' = rows are W's first axis (input gradient: r = out, c = in).
+ */
+function packWeight(w: Tensor, mode: 'fwd' | 'dgrad', tm: number): Tensor {
+  const e = w.engine;
+  const [a, b] = w.shape;
+  const kvol = w.shape[2] * w.shape[3] * w.shape[4];
+  const nr = mode === 'fwd' ? b : a;
+  const nc = mode === 'fwd' ? a : b;
+  const cp = Math.ceil(nc / tm) * tm;
+  const out = e.empty([nr * kvol * cp]);
+  const strideC = mode === 'fwd' ? b * kvol : kvol;
+  const strideR = mode === 'fwd' ? kvol : b * kvol;
+  const total = nr * kvol * cp;
+  const k = e.rt.kernel('conv3d_pack', packSource, { WG: 256 });
+  e.rt.dispatch(k, [w.binding(), out.binding()], params().u32(nr).u32(nc).u32(cp).u32(kvol).u32(strideC).u32(strideR).u32(total), grid1D(total, 256));
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// The direct kernel (forward and input gradient)
+
+interface AxisPlan {
+  /** input stride */
+  S: number;
+  off: number;
+  tb: number;
+  ts: number;
+  nt: number;
+  /** output stride and residue */
+  OS: number;
+  R: number;
+  /** positions in this dispatch's grid */
+  G: number;
+}
+
+function direct(
+  src: Tensor,
+  packed: Tensor,
+  bias: Tensor | null,
+  dst: Tensor,
+  inC: number,
+  outC: number,
+  k: Triple,
+  ax: [AxisPlan, AxisPlan, AxisPlan],
+  cfg: DirectConfig,
+): void {
+  const rt = src.engine.rt;
+  const [N] = src.shape;
+  const I = src.shape.slice(2);
+  const O = dst.shape.slice(2);
+  const [az, ay, axx] = ax;
+  if (az.G === 0 || ay.G === 0 || axx.G === 0) return;
+  const tm = cfg.tm;
+  const tn = cfg.tn;
+  const nCob = Math.ceil(outC / tm);
+  const gwb = Math.ceil(axx.G / tn);
+  const cells = az.G * ay.G * gwb;
+  const [gx, gy] = grid1D(cells, WG);
+  const gz = N * nCob;
+  if (gz > MAX_GROUPS) throw new VesselError(`conv3d: batch ${N} × ${nCob} channel blocks exceeds ${MAX_GROUPS} workgroups`);
+  const kx = axx.nt;
+  const defines = {
+    WG,
+    TM4: tm / 4,
+    TN: tn,
+    SX: axx.S,
+    KX: kx,
+    ROW: (tn - 1) * axx.S + kx,
+    ACC: (tm / 4) * tn,
+    HAS_BIAS: bias !== null,
+  };
+  const kern = rt.kernel('conv3d', convSource, defines);
+  const u = params()
+    .u32(inC).u32(outC).u32(Math.ceil(outC / tm) * (tm / 4)).u32(nCob)
+    .u32(I[0]).u32(I[1]).u32(I[2])
+    .u32(O[0]).u32(O[1]).u32(O[2])
+    .u32(az.G).u32(ay.G).u32(axx.G).u32(gwb)
+    .u32(az.S).u32(ay.S)
+    .i32(az.off).i32(ay.off).i32(axx.off)
+    .i32(az.tb).i32(ay.tb).i32(axx.tb)
+    .i32(az.ts).i32(ay.ts).i32(axx.ts)
+    .u32(az.nt).u32(ay.nt)
+    .u32(az.OS).u32(ay.OS).u32(axx.OS)
+    .u32(az.R).u32(ay.R).u32(axx.R)
+    .u32(k[1]).u32(k[2]).u32(k[0] * k[1] * k[2]);
+  const bufs = bias ? [src.binding(), packed.binding(), bias.binding(), dst.binding()] : [src.binding(), packed.binding(), dst.binding()];
+  rt.dispatch(kern, bufs, u, [gx, gy, gz]);
+}
+
+function forwardPlan(g: ConvGeometry): [AxisPlan, AxisPlan, AxisPlan] {
+  return [0, 1, 2].map((a) => ({ S: g.s[a], off: -g.p[a], tb: 0, ts: 1, nt: g.k[a], OS: 1, R: 0, G: g.out[a] })) as [AxisPlan, AxisPlan, AxisPlan];
+}
+
+/** Input-gradient plan along one axis for output residue r: the taps ≡ r + p (mod s), walked backwards. */
+function dgradAxis(X: number, k: number, s: number, p: number, r: number): AxisPlan {
+  const kmin = (r + p) % s;
+  const nt = kmin < k ? Math.ceil((k - kmin) / s) : 0;
+  const c = (r + p - kmin) / s;
+  const G = r < X ? Math.ceil((X - r) / s) : 0;
+  if (nt === 0) return { S: 1, off: 0, tb: 0, ts: 1, nt: 0, OS: s, R: r, G };
+  return { S: 1, off: c - (nt - 1), tb: kmin + s * (nt - 1), ts: -s, nt, OS: s, R: r, G };
+}
+
+function validateBias(bias: Tensor | null, channels: number, op: string): void {
+  if (!bias) return;
+  checkF32(bias, 'bias', op);
+  if (bias.rank !== 1 || bias.shape[0] !== channels) {
+    throw new VesselError(`${op}: bias ${fmtShape(bias.shape)} must have shape [${channels}] (one value per output channel)`);
+  }
+}
+
+/** Forward with an explicit variant (no tuning). */
+export function conv3dForwardWith(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv3dOptions, cfg: DirectConfig): Tensor {
+  const op = 'conv3d';
+  checkF32(x, 'input', op, 5);
+  checkF32(w, 'weight', op, 5);
+  const g = conv3dGeometry(x.shape, w.shape, opts, op);
+  validateBias(bias, g.co, op);
+  const e = x.engine;
+  const packed = packWeight(w, 'fwd', cfg.tm);
+  const y = e.empty([g.n, g.co, ...g.out]);
+  direct(x, packed, bias, y, g.ci, g.co, g.k, forwardPlan(g), cfg);
+  packed.dispose();
+  return y;
+}
+
+/**
+ * Input gradient with an explicit variant. `outBias` adds a per-channel bias to the result (used by
+ * convTranspose3d, whose forward is this computation).
+ */
+export function conv3dBackwardInputWith(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv3dOptions, cfg: DirectConfig, outBias: Tensor | null = null, op = 'conv3d backward (input)'): Tensor {
+  checkF32(dy, 'dy', op, 5);
+  checkF32(w, 'weight', op, 5);
+  const g = conv3dGeometry(xShape, w.shape, opts, op);
+  const ys = [g.n, g.co, ...g.out];
+  if (!sameShape(dy.shape, ys)) {
+    throw new VesselError(`${op}: dy ${fmtShape(dy.shape)} does not match the output shape ${fmtShape(ys)} of input ${fmtShape(xShape)} and weight ${fmtShape(w.shape)}`);
+  }
+  validateBias(outBias, g.ci, op);
+  const e = dy.engine;
+  const packed = packWeight(w, 'dgrad', cfg.tm);
+  const dx = e.empty([...xShape]);
+  for (let rz = 0; rz < g.s[0]; rz++)
+    for (let ry = 0; ry < g.s[1]; ry++)
+      for (let rx = 0; rx < g.s[2]; rx++) {
+        const plan: [AxisPlan, AxisPlan, AxisPlan] = [
+          dgradAxis(g.in[0], g.k[0], g.s[0], g.p[0], rz),
+          dgradAxis(g.in[1], g.k[1], g.s[1], g.p[1], ry),
+          dgradAxis(g.in[2], g.k[2], g.s[2], g.p[2], rx),
+        ];
+        direct(dy, packed, outBias, dx, g.co, g.ci, g.k, plan, cfg);
+      }
+  packed.dispose();
+  return dx;
+}
+
+function wgradChunks(g: ConvGeometry, cfg: WgradConfig, lanes: number, nob: number): number {
+  const rows = g.n * g.out[0] * g.out[1];
+  const wElems = g.co * g.ci * g.k[0] * g.k[1] * g.k[2];
+  // Enough workgroups to fill a large GPU (about 64 Ki invocations), at least 2 output rows per chunk, and at
+  // most 64 MiB of partial sums.
+  const want = Math.ceil((65536 * cfg.split) / (Math.ceil(lanes / WG) * WG * nob));
+  const byRows = Math.max(1, Math.floor(rows / 2));
+  const byMem = Math.max(1, Math.floor((64 * 1024 * 1024) / 4 / wElems));
+  return Math.max(1, Math.min(want, byRows, byMem, MAX_GROUPS));
+}
+
+/** Weight gradient with an explicit variant. */
+export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv3dOptions, cfg: WgradConfig, op = 'conv3d backward (weight)'): Tensor {
+  checkF32(dy, 'dy', op, 5);
+  checkF32(x, 'input', op, 5);
+  const g = conv3dGeometry(x.shape, wShape, opts, op);
+  const ys = [g.n, g.co, ...g.out];
+  if (!sameShape(dy.shape, ys)) {
+    throw new VesselError(`${op}: dy ${fmtShape(dy.shape)} does not match the output shape ${fmtShape(ys)} of input ${fmtShape(x.shape)} and weight ${fmtShape(wShape)}`);
+  }
+  const e = x.engine;
+  const rt = e.rt;
+  const kvol = g.k[0] * g.k[1] * g.k[2];
+  const wElems = g.co * g.ci * kvol;
+  const lanes = g.ci * g.k[0] * g.k[1];
+  const nob = Math.ceil(g.co / cfg.tm);
+  const rows = g.n * g.out[0] * g.out[1];
+  let chunks = wgradChunks(g, cfg, lanes, nob);
+  const perChunk = Math.ceil(rows / chunks);
+  chunks = Math.ceil(rows / perChunk);
+  const gx = Math.ceil(lanes / WG);
+  if (gx > MAX_GROUPS || nob > MAX_GROUPS) throw new VesselError(`${op}: weight ${fmtShape(wShape)} is too large for one dispatch`);
+  const dw = e.empty([...wShape]);
+  const part = chunks > 1 ? e.empty([chunks * wElems]) : dw;
+  const defines = { WG, TM: cfg.tm, TN: cfg.tn, SX: g.s[2], KX: g.k[2], ROW: (cfg.tn - 1) * g.s[2] + g.k[2], ACC: cfg.tm * g.k[2] };
+  const kern = rt.kernel('conv3d_wgrad', wgradSource, defines);
+  const u = params()
+    .u32(g.co).u32(g.ci).u32(rows).u32(perChunk)
+    .u32(g.out[0]).u32(g.out[1]).u32(g.out[2])
+    .u32(g.in[0]).u32(g.in[1]).u32(g.in[2])
+    .u32(g.s[0]).u32(g.s[1])
+    .i32(g.p[0]).i32(g.p[1]).i32(g.p[2])
+    .u32(g.k[0]).u32(g.k[1]).u32(kvol).u32(lanes);
+  rt.dispatch(kern, [dy.binding(), x.binding(), part.binding()], u, [gx, chunks, nob]);
+  if (chunks > 1) {
+    reduceChunks(part, dw, wElems, chunks);
+    part.dispose();
+  }
+  return dw;
+}
+
+function reduceChunks(part: Tensor, out: Tensor, n: number, chunks: number): void {
+  const rt = part.engine.rt;
+  const k = rt.kernel('conv3d_reduce', reduceSource, { WG: 256 });
+  rt.dispatch(k, [part.binding(), out.binding()], params().u32(n).u32(chunks), grid1D(n, 256));
+}
+
+/** Bias gradient: Σ of dy over the batch and all voxels, per channel → [C]. Works for any rank ≥ 2 (N, C, …). */
+export function conv3dBackwardBias(dy: Tensor): Tensor {
+  const op = 'conv3d backward (bias)';
+  checkF32(dy, 'dy', op);
+  if (dy.rank < 2) throw new VesselError(`${op}: dy must have shape (N, C, …), got ${fmtShape(dy.shape)}`);
+  const e = dy.engine;
+  const rt = e.rt;
+  const [n, c] = dy.shape;
+  const vol = dy.shape.slice(2).reduce((a, b) => a * b, 1);
+  const total = n * vol;
+  const perChunk = Math.max(4096, Math.ceil(total / 64));
+  const chunks = Math.max(1, Math.ceil(total / perChunk));
+  if (c > MAX_GROUPS) throw new VesselError(`${op}: ${c} channels exceed ${MAX_GROUPS} workgroups`);
+  const db = e.empty([c]);
+  const part = chunks > 1 ? e.empty([chunks * c]) : db;
+  const k = rt.kernel('conv3d_bias', biasSource, { WG: 64 });
+  rt.dispatch(k, [dy.binding(), part.binding()], params().u32(c).u32(vol).u32(n).u32(perChunk), [c, chunks, 1]);
+  if (chunks > 1) {
+    reduceChunks(part, db, c, chunks);
+    part.dispose();
+  }
+  return db;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Public entry points: tuned variant if known, else the heuristic default.
+
+function pickDirect(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad'): DirectConfig {
+  const outC = what === 'fwd' ? g.co : g.ci;
+  const gw = what === 'fwd' ? g.out[2] : Math.ceil(g.in[2] / g.s[2]);
+  return choose(e, `conv3d.${what}`, shapeClass(g, what), DIRECT_VARIANTS, directDefault(outC, gw)).config;
+}
+
+/** y = conv3d(x, w) + bias. x (N, Cin, D, H, W), w (Cout, Cin, kD, kH, kW), bias (Cout) or null. */
+export function conv3dForward(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv3dOptions = {}): Tensor {
+  const g = conv3dGeometry(x.shape, w.shape, opts, 'conv3d');
+  return conv3dForwardWith(x, w, bias, opts, pickDirect(x.engine, g, 'fwd'));
+}
+
+/** dx for y = conv3d(x, w): dy (N, Cout, …out), w, and x's shape. */
+export function conv3dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv3dOptions = {}): Tensor {
+  const g = conv3dGeometry(xShape, w.shape, opts, 'conv3d backward (input)');
+  return conv3dBackwardInputWith(dy, w, xShape, opts, pickDirect(dy.engine, g, 'dgrad'));
+}
+
+/** dw for y = conv3d(x, w): dy (N, Cout, …out), x, and w's shape. */
+export function conv3dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv3dOptions = {}): Tensor {
+  const g = conv3dGeometry(x.shape, wShape, opts, 'conv3d backward (weight)');
+  const cfg = choose(x.engine, 'conv3d.wgrad', shapeClass(g, 'wgrad'), WGRAD_VARIANTS, wgradDefault(g.co)).config;
+  return conv3dBackwardWeightWith(dy, x, wShape, opts, cfg);
+}
+
+/**
+ * Time every variant of the three conv3d kernels for one shape and cache the fastest (kernels/autotune.ts).
+ * Later conv3dForward/BackwardInput/BackwardWeight calls with a shape of the same class use the winners.
+ */
+export async function tuneConv3d(e: Engine, xShape: Shape, wShape: Shape, opts: Conv3dOptions = {}): Promise<Record<string, string>> {
+  const g = conv3dGeometry(xShape, wShape, opts);
+  const x = e.full([...xShape], 0.5);
+  const w = e.full([...wShape], 0.25);
+  const dy = e.full([g.n, g.co, ...g.out], 0.5);
+  try {
+    const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd'), DIRECT_VARIANTS, directDefault(g.co, g.out[2]), (c) => {
+      conv3dForwardWith(x, w, null, opts, c.config);
+    });
+    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad'), DIRECT_VARIANTS, directDefault(g.ci, Math.ceil(g.in[2] / g.s[2])), (c) => {
+      conv3dBackwardInputWith(dy, w, xShape, opts, c.config);
+    });
+    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad'), WGRAD_VARIANTS, wgradDefault(g.co), (c) => {
+      conv3dBackwardWeightWith(dy, x, wShape, opts, c.config);
+    });
+    return { fwd: f.name, dgrad: d.name, wgrad: wg.name };
+  } finally {
+    x.dispose();
+    w.dispose();
+    dy.dispose();
+  }
+}
