@@ -5,6 +5,19 @@ import { VesselError } from '../gpu/errors.js';
 import { readNpz, readNpzArray } from './npz.js';
 import { readNpy } from './npy.js';
 import type { NpyArray } from './npy.js';
+import { inflateRawSync, deflateRawSync, inflateSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib';
+import { setCompressionBackend } from './compress.js';
+
+const asU8 = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+// Node's native zlib: about 3× faster than fflate on this project's volumes.
+setCompressionBackend({
+  inflate: (d) => asU8(inflateRawSync(d)),
+  deflate: (d, level) => asU8(deflateRawSync(d, { level })),
+  unzlib: (d) => asU8(inflateSync(d)),
+  zlib: (d, level) => asU8(deflateSync(d, { level })),
+  gunzip: (d) => asU8(gunzipSync(d)),
+  gzip: (d, level) => asU8(gzipSync(d, { level })),
+});
 
 /** Read a whole file as bytes; a missing file or a directory is a one-line VesselError. */
 export function readBytes(path: string): Uint8Array {

@@ -1,6 +1,6 @@
 // ZIP archives (the container of .npz and of torch.save checkpoints): read through the central directory,
 // including ZIP64 records, and write (stored or deflated members). Works on Uint8Array only, so it runs in browsers.
-import { inflateSync, deflateSync } from 'fflate';
+import { compression } from './compress.js';
 import { VesselError } from '../gpu/errors.js';
 
 export interface ZipEntry {
@@ -136,7 +136,7 @@ export function zipRead(zip: ZipArchive, entry: ZipEntry, verify = true): Uint8A
   if (entry.method === 0) out = raw;
   else if (entry.method === 8) {
     try {
-      out = inflateSync(raw, { out: new Uint8Array(entry.size) });
+      out = compression().inflate(raw, entry.size);
     } catch (e) {
       throw new VesselError(`${label}: corrupt deflate data in "${entry.name}" (${(e as Error).message})`);
     }
@@ -157,6 +157,7 @@ export interface ZipInput {
 
 /** Write a zip archive (no ZIP64: members and the archive must stay under 4 GiB). */
 export function writeZip(members: ZipInput[]): Uint8Array {
+  if (members.length > 0xfffe) throw new VesselError(`zip writer: ${members.length} members is more than a zip without ZIP64 can hold`);
   const enc = new TextEncoder();
   const parts: Uint8Array[] = [];
   const central: Uint8Array[] = [];
@@ -164,7 +165,7 @@ export function writeZip(members: ZipInput[]): Uint8Array {
   for (const m of members) {
     const name = enc.encode(m.name);
     const crc = crc32(m.data);
-    const body = m.compress ? deflateSync(m.data, { level: 6 }) : m.data;
+    const body = m.compress ? compression().deflate(m.data, 6) : m.data;
     const method = m.compress ? 8 : 0;
     let extraLen = 0;
     if (!m.compress && m.align && m.align > 1) {
