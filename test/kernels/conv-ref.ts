@@ -1,5 +1,8 @@
 // Float64 CPU references for conv3d and convTranspose3d, forward and backward, written straight from the
 // definitions (no shared index tricks with the GPU kernels, so the two can disagree).
+import type { Engine } from '../../src/engine.js';
+import { poison } from '../helpers.js';
+
 export type T3 = [number, number, number];
 export type S5 = [number, number, number, number, number];
 
@@ -137,3 +140,14 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
 }
+
+/**
+ * Kernels allocate their outputs from the pool, so poison the pool instead: a few NaN-filled free buffers of the
+ * output's size class are what the next allocations of that class receive.
+ */
+export function poisonPool(e: Engine, shape: readonly number[], count = 3): void {
+  const ts = Array.from({ length: count }, () => e.empty(shape));
+  for (const t of ts) poison(t);
+  for (const t of ts) t.dispose();
+}
+

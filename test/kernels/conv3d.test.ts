@@ -14,8 +14,8 @@ import {
   tuneConv3d,
 } from '../../kernels/conv3d.js';
 import { choose, forceVariant, tuneRecords } from '../../kernels/autotune.js';
-import { getEngine, poison, randArray, relErr } from '../helpers.js';
-import { convOutShape, dot, refBiasGrad, refConv3d, refConv3dDw, refConv3dDx, type S5, type T3 } from './conv-ref.js';
+import { getEngine, randArray, relErr } from '../helpers.js';
+import { convOutShape, dot, poisonPool, refBiasGrad, refConv3d, refConv3dDw, refConv3dDx, type S5, type T3 } from './conv-ref.js';
 import type { Engine } from '../../src/engine.js';
 import { readNpzFile } from '../../src/io/files.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
@@ -46,16 +46,6 @@ const CASES: Case[] = [
 
 async function upload(e: Engine, data: Float64Array, shape: readonly number[]): Promise<Tensor> {
   return e.tensor(Float32Array.from(data), shape);
-}
-
-/**
- * Kernels allocate their outputs from the pool, so poison the pool instead: a few NaN-filled free buffers of the
- * output's size class are what the next allocations of that class receive.
- */
-export function poisonPool(e: Engine, shape: readonly number[], count = 3): void {
-  const ts = Array.from({ length: count }, () => e.empty(shape));
-  for (const t of ts) poison(t);
-  for (const t of ts) t.dispose();
 }
 
 async function read(t: Tensor): Promise<Float32Array> {
