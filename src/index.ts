@@ -5,3 +5,4 @@ export type { DType } from './tensor/dtype.js';
 export { VesselError, GpuError } from './gpu/errors.js';
 export { describeAdapter } from './gpu/device.js';
 export type { GpuDevice, AdapterSummary } from './gpu/device.js';
+export * as math from './tensor/math.js';
