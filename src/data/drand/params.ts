@@ -270,3 +270,159 @@ export function sampleIntensityAll(rng: ParamRng, shape: Vec3): IntensityParams 
     histogramShift: sampleHistogramShift(rng),
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backgrounds (§4.3).
+
+export type GeometryKind = 'none' | 'spheres' | 'voronoi';
+/** value: upstream's multi-octave value noise ("Perlin" in gen_bg.py); perlin: true gradient noise; plain: constant. */
+export type TextureKind = 'value' | 'perlin' | 'plain';
+
+export interface Sphere {
+  c: Vec3;
+  r: number;
+}
+
+export interface PerlinParams {
+  /** Lattice cells per voxel of the first octave (1 / period). */
+  frequency: number;
+  octaves: number;
+  /** Amplitude ratio between successive octaves. */
+  persistence: number;
+  /** Frequency ratio between successive octaves. */
+  lacunarity: number;
+}
+
+export interface BackgroundParams {
+  geometry: GeometryKind;
+  /** Accepted spheres, labelled 1, 2, … in order (region 0 is outside them). */
+  spheres: Sphere[];
+  /** Voronoi seeds (voxel coordinates [z, y, x]), labelled 0, 1, … */
+  seeds: Vec3[];
+  texture: TextureKind;
+  /** Per region: the U(0, 1) intensity scale. */
+  scale: number[];
+  /** Per region: the U(0, 1) constant of the plain texture. */
+  plain: number[];
+  /** Value noise: the octave scales s (grid ceil(n / s) per axis). */
+  valueScales: number[];
+  /** Per (region, octave), region-major: value-noise σ_s ~ U(0, 5), or Perlin amplitudes persistence^o. */
+  amp: number[];
+  perlin: PerlinParams;
+  /** Philox seed of the noise grids and lattices. */
+  seed: number;
+}
+
+export function regionCount(p: Pick<BackgroundParams, 'geometry' | 'spheres' | 'seeds'>): number {
+  return p.geometry === 'none' ? 1 : p.geometry === 'spheres' ? p.spheres.length + 1 : p.seeds.length;
+}
+
+/** Upstream's background recipe and ranges (gen_bg.py __main__, d_drand/README.md). */
+export const BACKGROUND_CONFIG = {
+  /** [none + noise, voronoi + noise, spheres + noise, none + plain]: 20k, 10k, 10k, 10k of 50k. */
+  mix: [0.4, 0.2, 0.2, 0.2],
+  count: [10, 30] as const,
+  /** Sphere radii at 128³ (scaled by min(shape)/128 for other sizes). */
+  radius: [20, 50] as const,
+  maxAttempts: 1000,
+  valueScales: [2, 4, 8, 16, 32, 64],
+  sigmaMax: 5,
+};
+
+function isqrt(q: number): number {
+  let s = Math.floor(Math.sqrt(q));
+  while (s * s > q) s--;
+  while ((s + 1) * (s + 1) <= q) s++;
+  return s;
+}
+
+/** Whether two balls (integer centres and radii) contain a common integer voxel. */
+export function ballsShareVoxel(a: Sphere, b: Sphere): boolean {
+  const d2 = (a.c[0] - b.c[0]) ** 2 + (a.c[1] - b.c[1]) ** 2 + (a.c[2] - b.c[2]) ** 2;
+  if (d2 > (a.r + b.r) ** 2) return false;
+  const z0 = Math.max(a.c[0] - a.r, b.c[0] - b.r);
+  const z1 = Math.min(a.c[0] + a.r, b.c[0] + b.r);
+  const y0 = Math.max(a.c[1] - a.r, b.c[1] - b.r);
+  const y1 = Math.min(a.c[1] + a.r, b.c[1] + b.r);
+  for (let z = z0; z <= z1; z++)
+    for (let y = y0; y <= y1; y++) {
+      const qa = a.r * a.r - (z - a.c[0]) ** 2 - (y - a.c[1]) ** 2;
+      const qb = b.r * b.r - (z - b.c[0]) ** 2 - (y - b.c[1]) ** 2;
+      if (qa < 0 || qb < 0) continue;
+      const sa = isqrt(qa);
+      const sb = isqrt(qb);
+      if (Math.max(a.c[2] - sa, b.c[2] - sb) <= Math.min(a.c[2] + sa, b.c[2] + sb)) return true;
+    }
+  return false;
+}
+
+/**
+ * Non-overlapping spheres as gen_bg.py places them: target count randint(10, 30); each attempt (at most 1,000) draws
+ * r = randint(r0, r1) and a centre randint(r, n − 1 − r) per axis, accepted when it shares no voxel with an accepted
+ * sphere. Radii scale with min(shape)/128 (20–50 at 128³).
+ */
+export function sampleSpheres(rng: ParamRng, shape: Vec3): Sphere[] {
+  const c = BACKGROUND_CONFIG;
+  const target = rng.randint(c.count[0], c.count[1]);
+  const s = Math.min(...shape) / 128;
+  const rMax = Math.max(0, Math.min(Math.round(c.radius[1] * s), Math.floor((Math.min(...shape) - 1) / 2)));
+  const rMin = Math.min(rMax, Math.max(1, Math.round(c.radius[0] * s)));
+  const out: Sphere[] = [];
+  for (let attempt = 0; attempt < c.maxAttempts && out.length < target; attempt++) {
+    const r = rng.randint(rMin, rMax);
+    const cand: Sphere = { r, c: [rng.randint(r, shape[0] - 1 - r), rng.randint(r, shape[1] - 1 - r), rng.randint(r, shape[2] - 1 - r)] };
+    if (out.every((o) => !ballsShareVoxel(o, cand))) out.push(cand);
+  }
+  return out;
+}
+
+/**
+ * randint(10, 30) Voronoi seeds uniform in [0, n) per axis, on a 1/16-voxel grid so that squared distances are
+ * exact in f32 and the GPU's nearest-seed labels equal a float64 reference's.
+ */
+export function sampleVoronoiSeeds(rng: ParamRng, shape: Vec3): Vec3[] {
+  const c = BACKGROUND_CONFIG;
+  const n = rng.randint(c.count[0], c.count[1]);
+  const q = (len: number) => Math.floor(rng.uniform(0, len) * 16) / 16;
+  return Array.from({ length: n }, () => [q(shape[0]), q(shape[1]), q(shape[2])] as Vec3);
+}
+
+/** Perlin-noise settings of one background: period U(16, 64)·min(shape)/128, 3–6 octaves, persistence U(0.35, 0.65). */
+export function samplePerlin(rng: ParamRng, shape: Vec3): PerlinParams {
+  const period = rng.uniform(16, 64) * (Math.min(...shape) / 128);
+  return { frequency: 1 / Math.max(period, 2), octaves: rng.randint(3, 6), persistence: rng.uniform(0.35, 0.65), lacunarity: 2 };
+}
+
+export interface BackgroundOptions {
+  /** Weights of [none + noise, voronoi + noise, spheres + noise, none + plain] (default upstream's 2:1:1:1). */
+  mix?: readonly number[];
+  /** Probability that a noise texture is true gradient (Perlin) noise instead of upstream's value noise (default 0). */
+  pGradient?: number;
+  /** Force a geometry and texture (previews, tests). */
+  geometry?: GeometryKind;
+  texture?: TextureKind;
+}
+
+/** Draw one background of spatial shape [D, H, W] following upstream's recipe (or the forced kinds). */
+export function sampleBackground(rng: ParamRng, shape: Vec3, opts: BackgroundOptions = {}): BackgroundParams {
+  const kind = rng.choice(opts.mix ?? BACKGROUND_CONFIG.mix);
+  let geometry: GeometryKind = (['none', 'voronoi', 'spheres', 'none'] as const)[kind];
+  let texture: TextureKind = kind === 3 ? 'plain' : 'value';
+  const gradient = rng.bernoulli(opts.pGradient ?? 0);
+  if (texture === 'value' && gradient) texture = 'perlin';
+  geometry = opts.geometry ?? geometry;
+  texture = opts.texture ?? texture;
+  const spheres = geometry === 'spheres' ? sampleSpheres(rng, shape) : [];
+  const seeds = geometry === 'voronoi' ? sampleVoronoiSeeds(rng, shape) : [];
+  const regions = regionCount({ geometry, spheres, seeds });
+  const perlin = samplePerlin(rng, shape);
+  const valueScales = [...BACKGROUND_CONFIG.valueScales];
+  const amp: number[] = [];
+  for (let r = 0; r < regions; r++) {
+    if (texture === 'perlin') for (let o = 0; o < perlin.octaves; o++) amp.push(perlin.persistence ** o);
+    else if (texture === 'value') for (let o = 0; o < valueScales.length; o++) amp.push(rng.uniform(0, BACKGROUND_CONFIG.sigmaMax));
+  }
+  const scale = Array.from({ length: regions }, () => rng.next());
+  const plain = texture === 'plain' ? Array.from({ length: regions }, () => rng.next()) : [];
+  return { geometry, spheres, seeds, texture, scale, plain, valueScales, amp, perlin, seed: rng.seedInt() };
+}

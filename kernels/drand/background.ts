@@ -1,0 +1,186 @@
+// Procedural background volumes on the GPU (shaders/drand_background.wgsl): geometry label maps and per-region
+// min-max-normalised textures (value noise or Perlin gradient noise) or constants, all from (seed, counter).
+import source from '../../shaders/drand_background.wgsl';
+import { PHILOX_WGSL, seedKey } from '../random.js';
+import type { Engine } from '../../src/engine.js';
+import { VesselError } from '../../src/gpu/errors.js';
+import { params } from '../../src/runtime/runtime.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
+import { grid1D } from '../util.js';
+
+const WG = 256;
+const CHUNK = WG * 8;
+
+export type GeometryKind = 'none' | 'spheres' | 'voronoi';
+export type TextureKind = 'value' | 'perlin' | 'plain';
+
+/** Everything the kernels need for one background (see src/data/drand/backgrounds.ts for how it is built). */
+export interface BackgroundSpec {
+  shape: [number, number, number];
+  geometry: GeometryKind;
+  /** Spheres: [z, y, x, r²] (labels 1, 2, …); Voronoi seeds: [z, y, x] (labels 0, 1, …). */
+  shapes: number[][];
+  regions: number;
+  texture: TextureKind;
+  /** Per octave: the grid (value noise) or lattice (Perlin) size per axis, and the Perlin frequency. */
+  octaves: { grid: [number, number, number]; freq: number }[];
+  /** Amplitude of each (region, octave), region-major. */
+  amp: number[];
+  /** Intensity scale of each region (upstream's U(0, 1) rand_int_scale). */
+  scale: number[];
+  /** Constant of each region for the plain texture. */
+  plain: number[];
+  seed: number;
+  /** Skip the min-max normalisation (raw noise sums times the region scale). */
+  raw?: boolean;
+}
+
+const NAMES = ['SHAPES', 'OCTS', 'AMP', 'GRID', 'GRID_OUT', 'MM_ATOMIC', 'MM', 'REGP', 'LABELS', 'OUT'] as const;
+type Name = (typeof NAMES)[number];
+
+function kernel(e: Engine, spec: BackgroundSpec, step: 'LABELS' | 'GRID' | 'MINMAX' | 'WRITE', bindings: Name[]) {
+  // Geometry matters only where voxels are labelled, the texture only where it is generated or evaluated.
+  const geom = step === 'LABELS' || step === 'WRITE' ? spec.geometry : 'none';
+  const tex = step === 'LABELS' ? 'none' : spec.texture;
+  const evaluates = bindings.includes('GRID');
+  const defines: Record<string, string | number | boolean> = {
+    WG,
+    CHUNK,
+    GEOM_SPHERES: geom === 'spheres',
+    GEOM_VORONOI: geom === 'voronoi',
+    TEX_VALUE: tex === 'value',
+    TEX_PERLIN: tex === 'perlin',
+    TEX_PLAIN: tex === 'plain',
+    FN_VALUE: evaluates && tex === 'value',
+    FN_PERLIN: evaluates && tex === 'perlin',
+    STEP_LABELS: step === 'LABELS',
+    STEP_GRID: step === 'GRID',
+    STEP_MINMAX: step === 'MINMAX',
+    RAW: !!spec.raw,
+  };
+  for (const n of NAMES) {
+    const i = bindings.indexOf(n);
+    defines[`HAS_${n}`] = i >= 0;
+    defines[`B_${n}`] = i + 1;
+  }
+  return e.rt.kernel(`drand_background_${step.toLowerCase()}_${geom}_${tex}`, PHILOX_WGSL + source, defines);
+}
+
+function validate(spec: BackgroundSpec): void {
+  const [d, h, w] = spec.shape;
+  if (![d, h, w].every((n) => Number.isInteger(n) && n > 0)) throw new VesselError(`background: invalid shape [${spec.shape.join(', ')}]`);
+  const expectRegions = spec.geometry === 'none' ? 1 : spec.geometry === 'spheres' ? spec.shapes.length + 1 : spec.shapes.length;
+  if (spec.regions !== expectRegions || spec.regions < 1) {
+    throw new VesselError(`background: ${spec.regions} regions given for ${spec.shapes.length} ${spec.geometry} shapes (expected ${expectRegions})`);
+  }
+  if (spec.scale.length !== spec.regions) throw new VesselError(`background: ${spec.scale.length} region scales for ${spec.regions} regions`);
+  if (spec.texture === 'plain' && spec.plain.length !== spec.regions) throw new VesselError(`background: ${spec.plain.length} plain constants for ${spec.regions} regions`);
+  if (spec.texture !== 'plain') {
+    if (spec.octaves.length === 0) throw new VesselError('background: a noise texture needs at least one octave');
+    if (spec.amp.length !== spec.regions * spec.octaves.length) {
+      throw new VesselError(`background: ${spec.amp.length} amplitudes for ${spec.regions} regions × ${spec.octaves.length} octaves`);
+    }
+  }
+}
+
+interface Uploaded {
+  shapes: Tensor | null;
+  octs: Tensor;
+  gridTotal: number;
+}
+
+function upload(e: Engine, spec: BackgroundSpec): Uploaded {
+  const shapes = spec.shapes.length ? e.tensor(Float32Array.from(spec.shapes.flatMap((s) => [s[0], s[1], s[2], s[3] ?? 0])), [spec.shapes.length, 4]) : null;
+  const o = new Uint32Array(Math.max(1, spec.octaves.length) * 8);
+  const fv = new Float32Array(1);
+  const fu = new Uint32Array(fv.buffer);
+  let total = 0;
+  spec.octaves.forEach((oc, k) => {
+    o.set([oc.grid[0], oc.grid[1], oc.grid[2], total], 8 * k);
+    fv[0] = oc.freq;
+    o[8 * k + 4] = fu[0];
+    total += oc.grid[0] * oc.grid[1] * oc.grid[2];
+  });
+  return { shapes, octs: e.tensor(o, [o.length], 'u32'), gridTotal: total };
+}
+
+function uniforms(spec: BackgroundSpec, up: Uploaded) {
+  const [d, h, w] = spec.shape;
+  const [k0, k1] = seedKey(spec.seed);
+  return params()
+    .u32(d * h * w)
+    .u32(d)
+    .u32(h)
+    .u32(w)
+    .u32(spec.regions)
+    .u32(spec.shapes.length)
+    .u32(spec.octaves.length)
+    .u32(up.gridTotal)
+    .u32(k0)
+    .u32(k1);
+}
+
+/** The geometry label map of a background: u32 [D, H, W]. */
+export function backgroundLabelsKernel(e: Engine, spec: BackgroundSpec): Tensor {
+  validate(spec);
+  const up = upload(e, spec);
+  const [d, h, w] = spec.shape;
+  const out = e.empty([d, h, w], 'u32');
+  const b: Name[] = up.shapes ? ['SHAPES', 'LABELS'] : ['LABELS'];
+  const bufs = up.shapes ? [up.shapes.binding(), out.binding()] : [out.binding()];
+  e.rt.dispatch(kernel(e, spec, 'LABELS', b), bufs, uniforms(spec, up), grid1D(d * h * w, WG));
+  up.shapes?.dispose();
+  up.octs.dispose();
+  return out;
+}
+
+/** A background volume: f32 [D, H, W] in [0, max scale]. */
+export function backgroundKernel(e: Engine, spec: BackgroundSpec): Tensor {
+  validate(spec);
+  const [d, h, w] = spec.shape;
+  const n = d * h * w;
+  const up = upload(e, spec);
+  const u = uniforms(spec, up);
+  const regp = e.tensor(Float32Array.from(spec.scale.flatMap((s, r) => [s, spec.plain[r] ?? 0])), [spec.regions, 2]);
+  const out = e.empty([d, h, w]);
+  const shapeB: Name[] = up.shapes ? ['SHAPES'] : [];
+  const shapeT = up.shapes ? [up.shapes.binding()] : [];
+  if (spec.texture === 'plain') {
+    e.rt.dispatch(kernel(e, spec, 'WRITE', [...shapeB, 'REGP', 'OUT']), [...shapeT, regp.binding(), out.binding()], u, grid1D(n, WG));
+  } else {
+    const amp = e.tensor(Float32Array.from(spec.amp), [spec.amp.length]);
+    const grid = e.empty([spec.regions * up.gridTotal]);
+    e.rt.dispatch(kernel(e, spec, 'GRID', ['OCTS', 'GRID_OUT']), [up.octs.binding(), grid.binding()], u, grid1D(spec.regions * up.gridTotal, WG));
+    if (spec.raw) {
+      e.rt.dispatch(
+        kernel(e, spec, 'WRITE', [...shapeB, 'OCTS', 'AMP', 'GRID', 'REGP', 'OUT']),
+        [...shapeT, up.octs.binding(), amp.binding(), grid.binding(), regp.binding(), out.binding()],
+        u,
+        grid1D(n, WG),
+      );
+    } else {
+      const mm = e.tensor(Uint32Array.from({ length: 2 * spec.regions }, (_, i) => (i % 2 === 0 ? 0xffffffff : 0)), [2 * spec.regions], 'u32');
+      const chunks = Math.ceil(n / CHUNK);
+      if (chunks > 65535 || spec.regions > 65535) throw new VesselError(`background: volume [${spec.shape.join(', ')}] with ${spec.regions} regions is too large`);
+      e.rt.dispatch(
+        kernel(e, spec, 'MINMAX', ['OCTS', 'AMP', 'GRID', 'MM_ATOMIC']),
+        [up.octs.binding(), amp.binding(), grid.binding(), mm.binding()],
+        u,
+        [chunks, spec.regions, 1],
+      );
+      e.rt.dispatch(
+        kernel(e, spec, 'WRITE', [...shapeB, 'OCTS', 'AMP', 'GRID', 'MM', 'REGP', 'OUT']),
+        [...shapeT, up.octs.binding(), amp.binding(), grid.binding(), mm.binding(), regp.binding(), out.binding()],
+        u,
+        grid1D(n, WG),
+      );
+      mm.dispose();
+    }
+    amp.dispose();
+    grid.dispose();
+  }
+  regp.dispose();
+  up.shapes?.dispose();
+  up.octs.dispose();
+  return out;
+}

@@ -1,0 +1,264 @@
+import { describe, expect, it } from 'vitest';
+import { philoxCpu, seedKey, unitCpu, unitPosCpu } from '../../kernels/random.js';
+import { backgroundLabels, backgroundSpec, generateBackground } from '../../src/data/drand/backgrounds.js';
+import { perlinNoise, valueNoise } from '../../src/data/drand/noise.js';
+import {
+  ballsShareVoxel,
+  ParamRng,
+  regionCount,
+  sampleBackground,
+  sampleSpheres,
+  type BackgroundParams,
+  type Vec3,
+} from '../../src/data/drand/params.js';
+import type { BackgroundSpec } from '../../kernels/drand/background.js';
+import { getEngine, relErr } from '../helpers.js';
+
+// ---- float64 references -------------------------------------------------------------------------------------
+
+function gridNormal(seed: number, pt: number, region: number, octave: number): number {
+  const w = philoxCpu([pt, region, 0x7a1e, octave], seedKey(seed));
+  return Math.sqrt(-2 * Math.log(unitPosCpu(w[0]))) * Math.cos(2 * Math.PI * unitCpu(w[1]));
+}
+
+function gradIndex(seed: number, pt: number, region: number, octave: number): number {
+  return philoxCpu([pt, region, 0x9e71, octave], seedKey(seed))[0] % 12;
+}
+
+const GRADS = [
+  [1, 1, 0], [-1, 1, 0], [1, -1, 0], [-1, -1, 0],
+  [1, 0, 1], [-1, 0, 1], [1, 0, -1], [-1, 0, -1],
+  [0, 1, 1], [0, -1, 1], [0, 1, -1], [0, -1, -1],
+];
+
+/** torch linear upsampling weights along one axis (align_corners False). */
+function lin(i: number, g: number, n: number): [number, number, number] {
+  const src = Math.max((i + 0.5) * (g / n) - 0.5, 0);
+  const i0 = Math.floor(src);
+  return [i0, Math.min(i0 + 1, g - 1), src - i0];
+}
+
+/** Raw texture of one region (Σ amp · octave sample) at every voxel. */
+function textureRef(spec: BackgroundSpec, region: number): Float64Array {
+  const [d, h, w] = spec.shape;
+  const out = new Float64Array(d * h * w);
+  const O = spec.octaves.length;
+  spec.octaves.forEach((oc, o) => {
+    const [gd, gh, gw] = oc.grid;
+    const a = spec.amp[region * O + o];
+    const gi = (z: number, y: number, x: number) => (z * gh + y) * gw + x;
+    const pts = Float64Array.from({ length: gd * gh * gw }, (_, q) =>
+      spec.texture === 'value' ? gridNormal(spec.seed, q, region, o) : gradIndex(spec.seed, q, region, o),
+    );
+    for (let z = 0; z < d; z++)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          let v = 0;
+          if (spec.texture === 'value') {
+            const [az, ay, ax] = [lin(z, gd, d), lin(y, gh, h), lin(x, gw, w)];
+            for (let c = 0; c < 8; c++) {
+              const [bz, by, bx] = [(c >> 2) & 1, (c >> 1) & 1, c & 1];
+              const wt = (bz ? az[2] : 1 - az[2]) * (by ? ay[2] : 1 - ay[2]) * (bx ? ax[2] : 1 - ax[2]);
+              v += wt * pts[gi(az[bz], ay[by], ax[bx])];
+            }
+          } else {
+            const P = [z, y, x].map((c) => c * oc.freq);
+            const ci = P.map(Math.floor);
+            const fr = P.map((p, k) => p - ci[k]);
+            const fade = fr.map((t) => t * t * t * (t * (t * 6 - 15) + 10));
+            for (let c = 0; c < 8; c++) {
+              const b = [(c >> 2) & 1, (c >> 1) & 1, c & 1];
+              const g = GRADS[pts[gi(ci[0] + b[0], ci[1] + b[1], ci[2] + b[2])]];
+              const wt = b.reduce((acc, bb, k) => acc * (bb ? fade[k] : 1 - fade[k]), 1);
+              v += wt * (g[0] * (fr[0] - b[0]) + g[1] * (fr[1] - b[1]) + g[2] * (fr[2] - b[2]));
+            }
+          }
+          out[(z * h + y) * w + x] += a * v;
+        }
+  });
+  return out;
+}
+
+function labelsRef(spec: BackgroundSpec): Uint32Array {
+  const [d, h, w] = spec.shape;
+  const out = new Uint32Array(d * h * w);
+  for (let z = 0; z < d; z++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        let label = 0;
+        if (spec.geometry === 'spheres') {
+          const s = spec.shapes.findIndex((c) => (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= c[3]);
+          label = s + 1;
+        } else if (spec.geometry === 'voronoi') {
+          let best = Infinity;
+          spec.shapes.forEach((c, s) => {
+            const dd = (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2;
+            if (dd < best) {
+              best = dd;
+              label = s;
+            }
+          });
+        }
+        out[(z * h + y) * w + x] = label;
+      }
+  return out;
+}
+
+function backgroundRef(spec: BackgroundSpec): Float64Array {
+  const labels = labelsRef(spec);
+  const out = new Float64Array(labels.length);
+  const tex: Float64Array[] = [];
+  for (let r = 0; r < spec.regions; r++) {
+    if (spec.texture === 'plain') continue;
+    const t = textureRef(spec, r);
+    let mn = Infinity;
+    let mx = -Infinity;
+    for (const v of t) (mn = Math.min(mn, v)), (mx = Math.max(mx, v));
+    tex.push(t.map((v) => (mx > mn ? (v - mn) / (mx - mn) : 0)));
+  }
+  for (let i = 0; i < out.length; i++) {
+    const r = labels[i];
+    out[i] = (spec.texture === 'plain' ? spec.plain[r] : tex[r][i]) * spec.scale[r];
+  }
+  return out;
+}
+
+describe('noise textures', () => {
+  const shape: Vec3 = [9, 10, 11];
+
+  it('value noise follows the upstream recipe (Philox grids, torch trilinear upsampling, min-max)', async () => {
+    const e = await getEngine();
+    const o = { scales: [2, 4, 8], sigma: [0.5, 2, 4.5], seed: 123 };
+    const t = valueNoise(e, shape, o);
+    const got = await t.read();
+    const spec: BackgroundSpec = {
+      shape, geometry: 'none', shapes: [], regions: 1, texture: 'value',
+      octaves: o.scales.map((s) => ({ grid: shape.map((n) => Math.ceil(n / s)) as Vec3, freq: 0 })),
+      amp: o.sigma, scale: [1], plain: [], seed: o.seed,
+    };
+    expect(relErr(got, backgroundRef(spec))).toBeLessThan(1e-5);
+    let mn = Infinity;
+    let mx = -Infinity;
+    for (const v of got) (mn = Math.min(mn, v)), (mx = Math.max(mx, v));
+    expect(mn).toBe(0);
+    expect(mx).toBeCloseTo(1, 6);
+    const raw = await valueNoise(e, shape, { ...o, raw: true }).read();
+    expect(relErr(raw, textureRef(spec, 0))).toBeLessThan(1e-5);
+    // Determinism per seed, and another seed gives another texture.
+    expect(Buffer.from((await valueNoise(e, shape, o).read()).buffer).equals(Buffer.from(got.buffer))).toBe(true);
+    expect(relErr(await valueNoise(e, shape, { ...o, seed: 124 }).read(), got)).toBeGreaterThan(0.05);
+  });
+
+  it('Perlin noise matches its reference, is zero at lattice points and continuous', async () => {
+    const e = await getEngine();
+    const p = { frequency: 0.25, octaves: 3, persistence: 0.5, lacunarity: 2, seed: 9 };
+    const dims: Vec3 = [13, 12, 17];
+    const raw = await perlinNoise(e, dims, { ...p, raw: true }).read();
+    const spec: BackgroundSpec = {
+      shape: dims, geometry: 'none', shapes: [], regions: 1, texture: 'perlin',
+      octaves: [0, 1, 2].map((o) => ({ grid: dims.map((n) => Math.floor((n - 1) * 0.25 * 2 ** o) + 3) as Vec3, freq: 0.25 * 2 ** o })),
+      amp: [1, 0.5, 0.25], scale: [1], plain: [], seed: 9,
+    };
+    expect(relErr(raw, textureRef(spec, 0))).toBeLessThan(1e-5);
+    const [, h, w] = dims;
+    let sd = 0;
+    for (let z = 0; z < dims[0]; z++)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          const v = raw[(z * h + y) * w + x];
+          sd += v * v;
+          if (z % 4 === 0 && y % 4 === 0 && x % 4 === 0) expect(v).toBe(0);
+        }
+    expect(Math.sqrt(sd / raw.length)).toBeGreaterThan(0.05);
+    // Continuity on a fine lattice: neighbouring voxels differ by at most (max slope) × step.
+    const fine = await perlinNoise(e, [24, 24, 24], { frequency: 1 / 16, octaves: 1, persistence: 0.5, lacunarity: 2, seed: 4, raw: true }).read();
+    let jump = 0;
+    for (let i = 0; i < fine.length; i++) {
+      if (i % 24 !== 23) jump = Math.max(jump, Math.abs(fine[i + 1] - fine[i]));
+      if (i + 24 < fine.length && Math.floor(i / 24) % 24 !== 23) jump = Math.max(jump, Math.abs(fine[i + 24] - fine[i]));
+      if (i + 576 < fine.length) jump = Math.max(jump, Math.abs(fine[i + 576] - fine[i]));
+    }
+    expect(jump).toBeLessThan(3 / 16);
+    expect(jump).toBeGreaterThan(0);
+    const norm = await perlinNoise(e, dims, p).read();
+    expect(Math.min(...norm)).toBe(0);
+    expect(Math.max(...norm)).toBeCloseTo(1, 6);
+  });
+});
+
+describe('backgrounds', () => {
+  const shape: Vec3 = [16, 14, 15];
+
+  it('sphere placement never overlaps and stays inside; the overlap test is exact', () => {
+    expect(ballsShareVoxel({ c: [0, 0, 0], r: 1 }, { c: [0, 0, 2], r: 1 })).toBe(true);
+    expect(ballsShareVoxel({ c: [0, 0, 0], r: 1 }, { c: [0, 0, 3], r: 1 })).toBe(false);
+    // Continuous balls overlap (distance √8 < 2 + 1) but share no integer voxel.
+    expect(ballsShareVoxel({ c: [0, 0, 0], r: 2 }, { c: [0, 2, 2], r: 1 })).toBe(false);
+    expect(ballsShareVoxel({ c: [0, 0, 0], r: 2 }, { c: [0, 0, 3], r: 1 })).toBe(true);
+    expect(ballsShareVoxel({ c: [0, 0, 0], r: 1 }, { c: [0, 2, 1], r: 1 })).toBe(false);
+    for (let s = 0; s < 5; s++) {
+      const sp = sampleSpheres(new ParamRng(s), [128, 128, 128]);
+      expect(sp.length).toBeGreaterThan(0);
+      for (const a of sp) {
+        expect(a.r).toBeGreaterThanOrEqual(20);
+        expect(a.r).toBeLessThanOrEqual(50);
+        for (const c of a.c) expect(c >= a.r && c <= 127 - a.r).toBe(true);
+        for (const b of sp) if (a !== b) expect(ballsShareVoxel(a, b)).toBe(false);
+      }
+    }
+  });
+
+  for (const [geometry, texture] of [
+    ['spheres', 'value'],
+    ['voronoi', 'value'],
+    ['voronoi', 'perlin'],
+    ['none', 'plain'],
+    ['spheres', 'plain'],
+    ['none', 'perlin'],
+  ] as const) {
+    it(`${geometry} + ${texture}: labels and volume match the float64 reference`, async () => {
+      const e = await getEngine();
+      const p = sampleBackground(new ParamRng(31), shape, { geometry, texture });
+      const spec = backgroundSpec(shape, p);
+      expect(spec.regions).toBe(regionCount(p));
+      const labels = await backgroundLabels(e, shape, p).read();
+      expect(Array.from(labels)).toEqual(Array.from(labelsRef(spec)));
+      const bg = generateBackground(e, shape, p);
+      const got = await bg.read();
+      expect(relErr(got, backgroundRef(spec))).toBeLessThan(1e-5);
+      expect(got.every((v) => v >= 0 && v <= 1)).toBe(true);
+      if (geometry !== 'none') expect(new Set(labels).size).toBeGreaterThan(1);
+      const again = await generateBackground(e, shape, sampleBackground(new ParamRng(31), shape, { geometry, texture })).read();
+      expect(Buffer.from(again.buffer).equals(Buffer.from(got.buffer))).toBe(true);
+      bg.dispose();
+    });
+  }
+
+  it('samples upstream’s mix of geometries and textures', () => {
+    const counts = new Map<string, number>();
+    const rng = new ParamRng(5);
+    for (let i = 0; i < 400; i++) {
+      const p: BackgroundParams = sampleBackground(rng, [16, 16, 16]);
+      const k = `${p.geometry}/${p.texture}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+      expect(p.scale.length).toBe(regionCount(p));
+      if (p.texture === 'value') {
+        expect(p.amp.length).toBe(regionCount(p) * 6);
+        expect(p.amp.every((a) => a >= 0 && a < 5)).toBe(true);
+      }
+    }
+    expect([...counts.keys()].sort()).toEqual(['none/plain', 'none/value', 'spheres/value', 'voronoi/value']);
+    expect(counts.get('none/value')! / 400).toBeGreaterThan(0.3);
+    expect(counts.get('none/value')! / 400).toBeLessThan(0.5);
+    const g = sampleBackground(new ParamRng(6), [16, 16, 16], { pGradient: 1, geometry: 'none', mix: [1, 0, 0, 0] });
+    expect(g.texture).toBe('perlin');
+  });
+
+  it('rejects inconsistent parameters with one clear line', async () => {
+    const e = await getEngine();
+    const p = sampleBackground(new ParamRng(1), shape, { geometry: 'spheres', texture: 'value' });
+    expect(() => generateBackground(e, shape, { ...p, scale: [0.5] })).toThrow(/1 region scales for \d+ regions/);
+    expect(() => generateBackground(e, shape, { ...p, geometry: 'voronoi', seeds: [] })).toThrow(/at least one seed/);
+    expect(() => perlinNoise(e, shape, { frequency: 0, octaves: 2, persistence: 0.5, lacunarity: 2, seed: 1 })).toThrow(/must be positive/);
+  });
+});
