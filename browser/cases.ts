@@ -9,6 +9,7 @@ import { normalCpu, randomBitsCpu, randomInto, uniformCpu } from '../kernels/ran
 import { fft } from '../kernels/fft.js';
 import { groupNormForward } from '../kernels/norm.js';
 import { activationForward, type Activation } from '../kernels/activation.js';
+import { binary, compare as compareOp, unary, where, type BinaryOp, type CompareOp, type UnaryOp } from '../kernels/elementwise.js';
 
 /** One check, as plain JSON (it crosses into the page through page.evaluate). */
 export interface CheckCase {
@@ -207,7 +208,118 @@ export const RUNNERS: Record<string, Runner> = {
             : 1 / (1 + Math.exp(-v));
     return { out, ref: Float64Array.from(x, f) };
   },
+  /** a ∘ b with NumPy broadcasting (kernels/elementwise.ts), into a poisoned output. */
+  binary(e, c) {
+    const dtype = c.dtype ?? 'f32';
+    const [sa, sb] = [c.shape!, c.shapeB!];
+    const so = broadcast(sa, sb);
+    const a = input(dtype, count(sa), c.seed ?? 1);
+    const b = input(dtype, count(sb), (c.seed ?? 1) + 1);
+    const [ta, tb] = [e.tensor(a, sa, dtype), e.tensor(b, sb, dtype)];
+    const out = binary(c.fn as BinaryOp, ta, tb, poisoned(e, so, dtype));
+    ta.dispose();
+    tb.dispose();
+    const fa = dtype === 'f32' ? f32(a) : Float64Array.from(a);
+    const fb = dtype === 'f32' ? f32(b) : Float64Array.from(b);
+    const f = BINARY_REF[`${c.fn}:${dtype}`];
+    return { out, ref: f ? broadcastRef(so, [sa, sb], [fa, fb], (x) => f(x[0], x[1])) : undefined };
+  },
+  /** A comparison with broadcasting: u8 0/1. */
+  compare(e, c) {
+    const [sa, sb] = [c.shape!, c.shapeB!];
+    const so = broadcast(sa, sb);
+    // Few distinct values, so that equal pairs occur.
+    const a = Array.from(seeded(count(sa), c.seed ?? 1, 0, 4), Math.floor);
+    const b = Array.from(seeded(count(sb), (c.seed ?? 1) + 1, 0, 4), Math.floor);
+    const [ta, tb] = [e.tensor(a, sa), e.tensor(b, sb)];
+    const out = compareOp(c.fn as CompareOp, ta, tb, poisoned(e, so, 'u8'));
+    ta.dispose();
+    tb.dispose();
+    const cmp = { gt: (x: number, y: number) => x > y, ge: (x: number, y: number) => x >= y, lt: (x: number, y: number) => x < y, le: (x: number, y: number) => x <= y, eq: (x: number, y: number) => x === y, ne: (x: number, y: number) => x !== y }[c.fn as CompareOp];
+    return { out, ref: broadcastRef(so, [sa, sb], [Float64Array.from(a), Float64Array.from(b)], (x) => (cmp(x[0], x[1]) ? 1 : 0)) };
+  },
+  /** where(cond, a, b), all three broadcast. */
+  where(e, c) {
+    const [sc, sa, sb] = [c.shapeC as number[], c.shape!, c.shapeB!];
+    const so = broadcast(broadcast(sc, sa), sb);
+    const cond = Array.from(seeded(count(sc), c.seed ?? 1, 0, 2), Math.floor);
+    const a = f32(seeded(count(sa), (c.seed ?? 1) + 1));
+    const b = f32(seeded(count(sb), (c.seed ?? 1) + 2));
+    const [tc, ta, tb] = [e.tensor(cond, sc, 'u8'), e.tensor(a, sa), e.tensor(b, sb)];
+    const out = where(tc, ta, tb, poisoned(e, so, 'f32'));
+    for (const t of [tc, ta, tb]) t.dispose();
+    return { out, ref: broadcastRef(so, [sc, sa, sb], [Float64Array.from(cond), a, b], (x) => (x[0] ? x[1] : x[2])) };
+  },
+  /** A unary float op (exp, log, sqrt, …). */
+  unary(e, c) {
+    const shape = c.shape!;
+    const [lo, hi] = (c.range as [number, number]) ?? [-2, 2];
+    const x = f32(seeded(count(shape), c.seed ?? 1, lo, hi));
+    const xt = e.tensor(x, shape);
+    const out = unary(c.fn as UnaryOp, xt, poisoned(e, shape, 'f32'));
+    xt.dispose();
+    const f = ({ exp: Math.exp, log: Math.log, sqrt: Math.sqrt, abs: Math.abs, neg: (v: number) => -v } as Record<string, (v: number) => number>)[c.fn as string];
+    return { out, ref: f ? Float64Array.from(x, f) : undefined };
+  },
 };
+
+/** References of binary ops: f32 results rounded once (as WGSL's correctly rounded + and ×), integers wrapping. */
+const BINARY_REF: Record<string, (a: number, b: number) => number> = {
+  'add:f32': (a, b) => Math.fround(a + b),
+  'sub:f32': (a, b) => Math.fround(a - b),
+  'mul:f32': (a, b) => Math.fround(a * b),
+  'div:f32': (a, b) => a / b,
+  'add:i32': (a, b) => (a + b) | 0,
+  'sub:i32': (a, b) => (a - b) | 0,
+  'mul:i32': (a, b) => Math.imul(a, b),
+  'add:u32': (a, b) => (a + b) >>> 0,
+  'mul:u32': (a, b) => Math.imul(a, b) >>> 0,
+  'maximum:i32': Math.max,
+  'minimum:i32': Math.min,
+};
+
+function broadcast(a: readonly number[], b: readonly number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const x = a[a.length - r + i] ?? 1;
+    const y = b[b.length - r + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new Error(`shapes [${a}] and [${b}] do not broadcast`);
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+/** out[i] = f(inputs at the broadcast coordinates of i), in float64. */
+function broadcastRef(so: number[], shapes: number[][], data: Float64Array[], f: (x: number[]) => number): Float64Array {
+  const n = count(so);
+  const out = new Float64Array(n);
+  const idx = new Array(so.length).fill(0);
+  const strides = shapes.map((s) => {
+    const st = new Array(so.length).fill(0);
+    let acc = 1;
+    for (let d = s.length - 1; d >= 0; d--) {
+      const od = so.length - s.length + d;
+      st[od] = s[d] === 1 ? 0 : acc;
+      acc *= s[d];
+    }
+    return st;
+  });
+  const x = new Array(shapes.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < shapes.length; k++) {
+      let off = 0;
+      for (let d = 0; d < so.length; d++) off += idx[d] * strides[k][d];
+      x[k] = data[k][off];
+    }
+    out[i] = f(x);
+    for (let d = so.length - 1; d >= 0; d--) {
+      if (++idx[d] < so[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
 
 /** Float64 DFT over the three dims of an interleaved complex volume (inverse scaled by 1/N per axis). */
 function dft3d(x: Float64Array, dims: number[], inverse: boolean): Float64Array {
@@ -263,6 +375,16 @@ export function defaultCases(): CheckCase[] {
     { name: 'random uniform[0,1) f32 [999]', op: 'random', exact: true, dtype: 'f32', shape: [999], mode: 'uniform', seed: 42, a: 0, b: 1 },
     { name: 'random uniform[-3,5) f32 [17,19]', op: 'random', exact: false, dtype: 'f32', shape: [17, 19], mode: 'uniform', seed: 43, offset: 3, a: -3, b: 5 },
     { name: 'random normal(0.5,2) f32 [1001]', op: 'random', exact: false, dtype: 'f32', shape: [1001], mode: 'normal', seed: 2 ** 40 + 7, a: 0.5, b: 2, tol: 1e-3 },
+    // Elementwise with NumPy broadcasting (integer results bit-exact; f32 + and × are correctly rounded in WGSL).
+    { name: 'add f32 [2,3,5,7] + [3,1,7]', op: 'binary', fn: 'add', exact: false, dtype: 'f32', shape: [2, 3, 5, 7], shapeB: [3, 1, 7], seed: 31 },
+    { name: 'mul f32 [5,1,9] * [1,4,9]', op: 'binary', fn: 'mul', exact: false, dtype: 'f32', shape: [5, 1, 9], shapeB: [1, 4, 9], seed: 32 },
+    { name: 'mul f32 [1003] * [1] (scalar)', op: 'binary', fn: 'mul', exact: false, dtype: 'f32', shape: [1003], shapeB: [1], seed: 33 },
+    { name: 'add i32 [7,13] + [13] (wrapping)', op: 'binary', fn: 'add', exact: true, dtype: 'i32', shape: [7, 13], shapeB: [13], seed: 34 },
+    { name: 'mul u32 [3,1,5] * [4,1]', op: 'binary', fn: 'mul', exact: true, dtype: 'u32', shape: [3, 1, 5], shapeB: [4, 1], seed: 35 },
+    { name: 'ge f32 [6,1,7] >= [5,1] -> u8', op: 'compare', fn: 'ge', exact: true, dtype: 'u8', shape: [6, 1, 7], shapeB: [5, 1], seed: 36 },
+    { name: 'where u8[3,1,7] ? [3,5,7] : [5,1]', op: 'where', exact: true, dtype: 'f32', shapeC: [3, 1, 7], shape: [3, 5, 7], shapeB: [5, 1], seed: 37 },
+    { name: 'exp f32 [17,23]', op: 'unary', fn: 'exp', exact: false, dtype: 'f32', shape: [17, 23], seed: 38 },
+    { name: 'log f32 [999]', op: 'unary', fn: 'log', exact: false, dtype: 'f32', shape: [999], seed: 39, range: [0.01, 10] },
     // Float kernels: same results within 1e-5, and each side within 1e-4 of the float64 reference.
     { name: 'fft3d f32 [6,8,5,2] (Bluestein + Stockham)', op: 'fft3d', exact: false, shape: [6, 8, 5, 2], seed: 21 },
     { name: 'groupNorm f32 [2,6,3,5,7] G=3', op: 'groupNorm', exact: false, shape: [2, 6, 3, 5, 7], groups: 3, seed: 23 },

@@ -91,7 +91,8 @@ describe('the engine in headless Chromium', () => {
       const [b, n] = [browser[i], node[i]];
       rows.push(
         `  ${(cases[i].exact ? 'bit-exact' : `rel<${cases[i].tol ?? 1e-5}`).padEnd(11)} ${cases[i].name.padEnd(44)} browser ${b.ms.toFixed(1).padStart(7)} ms, node ${n.ms.toFixed(1).padStart(7)} ms` +
-          (n.refErr !== undefined ? `, vs float64 ref: node ${n.refErr.toExponential(1)} browser ${b.refErr?.toExponential(1)}` : ''),
+          (n.refErr !== undefined ? `, vs float64 ref: node ${n.refErr.toExponential(1)} browser ${b.refErr?.toExponential(1)}` : '') +
+          (!cases[i].exact && b.values.length === n.values.length && b.values.every((v, j) => v === n.values[j]) ? ', bit-identical' : ''),
       );
       const diff = compare(b, n);
       if (diff) problems.push(diff);
