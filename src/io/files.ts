@@ -7,6 +7,7 @@ import { readNpy } from './npy.js';
 import type { NpyArray } from './npy.js';
 import { inflateRawSync, deflateRawSync, inflateSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { setCompressionBackend } from './compress.js';
+import { encodePng, type Image8 } from './png.js';
 
 const asU8 = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 // Node's native zlib: about 3× faster than fflate on this project's volumes.
@@ -67,4 +68,9 @@ export function readNpzFileArray(path: string, name: string): NpyArray {
 
 export function readNpyFile(path: string): NpyArray {
   return readNpy(readBytes(path), path);
+}
+
+/** Write an 8-bit image as PNG (atomically). */
+export function writePng(path: string, img: Image8): void {
+  writeBytesAtomic(path, encodePng(img));
 }
