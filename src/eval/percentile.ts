@@ -94,25 +94,21 @@ function radixSelectF32(data: Float32Array, ranks: number[]): number[] {
     }
     throw new VesselError(`percentile: rank ${k} is outside ${data.length} values`);
   });
+  // Second pass: a low-half histogram for each wanted bin (slot[bin] = its histogram, −1 for bins not wanted).
   const bins = [...new Set(wanted.map((w) => w.bin))];
-  const low = new Map(bins.map((b) => [b, new Float64Array(65536)]));
-  const single = bins.length === 1 ? low.get(bins[0])! : null;
-  const only = bins[0];
+  const slot = new Int32Array(65536).fill(-1);
+  bins.forEach((b, k) => (slot[b] = k));
+  const low = new Float64Array(bins.length * 65536);
   for (let i = 0; i < bits.length; i++) {
     const key = f32Key(bits[i]);
-    const b = key >>> 16;
-    if (single) {
-      if (b === only) single[key & 0xffff]++;
-    } else {
-      const h = low.get(b);
-      if (h) h[key & 0xffff]++;
-    }
+    const k = slot[key >>> 16];
+    if (k >= 0) low[k * 65536 + (key & 0xffff)]++;
   }
   return wanted.map(({ bin, inner }) => {
-    const h = low.get(bin)!;
+    const base = slot[bin] * 65536;
     let acc = 0;
     for (let l = 0; l < 65536; l++) {
-      acc += h[l];
+      acc += low[base + l];
       if (acc > inner) return keyToF32(((bin << 16) | l) >>> 0);
     }
     throw new VesselError('percentile: radix select lost a rank');

@@ -9,12 +9,15 @@
 //     neighbourhood with a 256-entry table of local Euler contributions);
 //   - simple: the foreground voxels among its 26 neighbours form one 26-connected set.
 // The candidates, collected against the image as it was when the sub-iteration began, are then deleted one by one
-// in scan order, re-testing each against the image as it now is (a deletion can make a later candidate non-simple).
+// in scan order, re-testing each against the image as it now is (a deletion can make a later candidate non-simple;
+// as in the paper only simplicity is re-tested — Euler invariance and the 26-connectivity of the neighbours —
+// not the end-point condition).
 // Iterations repeat until one deletes nothing. Every deleted voxel is simple at the moment of its deletion, so the
 // number of components, tunnels and cavities never changes.
 //
-// Memory: one padded byte copy of the volume plus a list of the current foreground voxels; work per sub-iteration
-// is proportional to the foreground, not the volume. No Node imports: the browser uses this module too.
+// Memory: two padded byte volumes (the image and a "known not deletable" flag) plus a list of the current
+// foreground voxels; work per sub-iteration is proportional to the foreground, not the volume, and the full test runs
+// only on border voxels whose neighbourhood changed since they were last found not deletable. No Node imports: the browser uses this module too.
 import { EULER8_LUT } from './betti.js';
 import { checkShape, type Shape3 } from './components.js';
 
@@ -74,16 +77,42 @@ const OCT_DELTA = new Int8Array(8 * 256);
   }
 })();
 
+/**
+ * The octant configurations straight from the neighbourhood word: OCT_PLANE[(3·o + p)·512 + w] is the part of octant
+ * o's configuration contributed by plane p (the 9 bits of offsets dz = p − 1) holding the bits w. Octants with
+ * oz = 0 draw on planes 0 and 1, those with oz = 1 on planes 1 and 2.
+ */
+const OCT_PLANE = (() => {
+  const t = new Uint8Array(8 * 3 * 512);
+  for (let o = 0; o < 8; o++)
+    for (let p = 0; p < 3; p++)
+      for (let w = 0; w < 512; w++) {
+        let c = 0;
+        for (let b = 0; b < 8; b++) {
+          const k = OCT_BITS[8 * o + b];
+          if (Math.floor(k / 9) === p && (w >> (k - 9 * p)) & 1) c |= 1 << b;
+        }
+        t[(3 * o + p) * 512 + w] = c;
+      }
+  return t;
+})();
+
 /** Whether removing the centre leaves the Euler characteristic unchanged (nb: 27-bit neighbourhood). */
 function eulerInvariant(nb: number): boolean {
+  const p0 = nb & 511;
+  const p1 = (nb >> 9) & 511;
+  const p2 = nb >>> 18;
+  const t = OCT_PLANE;
   let d = 0;
-  for (let o = 0; o < 8; o++) {
-    let c = 0;
-    const base = 8 * o;
-    for (let b = 0; b < 8; b++) c |= ((nb >> OCT_BITS[base + b]) & 1) << b;
-    d += OCT_DELTA[256 * o + c];
-  }
+  for (let o = 0; o < 4; o++) d += OCT_DELTA[(o << 8) | t[3 * o * 512 + p0] | t[(3 * o + 1) * 512 + p1]];
+  for (let o = 4; o < 8; o++) d += OCT_DELTA[(o << 8) | t[(3 * o + 1) * 512 + p1] | t[(3 * o + 2) * 512 + p2]];
   return d === 0;
+}
+
+/** Whether the centre voxel may be deleted, given its 27-bit neighbourhood: not an end point, Euler invariant, simple. */
+function deletable(nb: number): boolean {
+  // popcount ≤ 2: an end point (centre + one neighbour) or an isolated voxel stays.
+  return popcount(nb) > 2 && eulerInvariant(nb) && oneNeighbourComponent(nb);
 }
 
 /** Whether the foreground neighbours (centre excluded) form exactly one 26-connected set. */
@@ -152,61 +181,83 @@ export function skeletonize3d(mask: ArrayLike<number>, shape: Shape3, stats?: Sk
           n++;
         }
     }
-  // Foreground voxels in scan order (padded indices).
-  const active = new Int32Array(n);
-  n = 0;
-  for (let i = 0; i < img.length; i++) if (img[i]) active[n++] = i;
-
   const off = new Int32Array(27);
   for (let dz = -1; dz <= 1; dz++)
     for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) off[nbBit(dz, dy, dx)] = dz * sz + dy * sy + dx;
+  // img holds only 0 and 1, so the neighbourhood word is built without branches.
   const gather = (i: number): number => {
     let nb = 0;
-    for (let k = 0; k < 27; k++) if (img[i + off[k]] !== 0) nb |= 1 << k;
+    for (let k = 0; k < 27; k++) nb |= img[i + off[k]] << k;
     return nb;
   };
+
+  // The work list: foreground voxels that may still be deletable. Deletability depends only on the 26-neighbourhood,
+  // so a voxel found not deletable leaves the list until a neighbour is deleted. Interior voxels (no background
+  // 6-neighbour) are never border points; they join when a neighbour goes. state: 1 = in the list, 2 = known not
+  // deletable (dropped at the next compaction).
+  const state = new Uint8Array(img.length);
+  const list = new Int32Array(n);
+  let len = 0;
+  for (let z = 1; z <= Z; z++)
+    for (let y = 1; y <= Y; y++)
+      for (let i = z * sz + y * sy + 1, e = i + X; i < e; i++) {
+        if (img[i] === 0) continue;
+        if (img[i - 1] && img[i + 1] && img[i - sy] && img[i + sy] && img[i - sz] && img[i + sz]) continue;
+        list[len++] = i;
+        state[i] = 1;
+      }
 
   const candidates = new Int32Array(n);
   let iterations = 0;
   let deleted = 0;
-  let changed = true;
-  while (changed) {
-    changed = false;
+  let idle = 0; // directions in a row that deleted nothing
+  while (idle < 6) {
     iterations++;
     for (const [dz, dy, dx] of DIRECTIONS) {
+      if (idle >= 6) break;
       const side = dz * sz + dy * sy + dx;
       let nc = 0;
-      for (let a = 0; a < n; a++) {
-        const i = active[a];
-        if (img[i] === 0 || img[i + side] !== 0) continue;
-        const nb = gather(i);
-        if (popcount(nb) <= 2) continue; // an end point (centre + one neighbour) or an isolated voxel stays
-        if (!eulerInvariant(nb) || !oneNeighbourComponent(nb)) continue;
-        candidates[nc++] = i;
+      for (let a = 0; a < len; a++) {
+        const i = list[a];
+        if (state[i] !== 1 || img[i + side] !== 0) continue;
+        if (deletable(gather(i))) candidates[nc++] = i;
+        else state[i] = 2;
       }
+      // The list is not in scan order once voxels join it; the deletions must be.
+      if (nc > 1) candidates.subarray(0, nc).sort();
+      let removed = 0;
       for (let c = 0; c < nc; c++) {
         const i = candidates[c];
         const nb = gather(i);
         if (eulerInvariant(nb) && oneNeighbourComponent(nb)) {
           img[i] = 0;
-          deleted++;
-          changed = true;
-        }
+          removed++;
+          for (let k = 0; k < 27; k++) {
+            const j = i + off[k];
+            if (img[j] === 0) continue;
+            if (state[j] === 0) list[len++] = j;
+            state[j] = 1;
+          }
+        } else state[i] = 2;
       }
+      deleted += removed;
+      idle = removed > 0 ? 0 : idle + 1;
+      // Drop deleted voxels and those known not deletable.
+      let m = 0;
+      for (let a = 0; a < len; a++) {
+        const i = list[a];
+        if (img[i] !== 0 && state[i] === 1) list[m++] = i;
+        else state[i] = 0;
+      }
+      len = m;
     }
-    // Drop deleted voxels from the active list.
-    let m = 0;
-    for (let a = 0; a < n; a++) if (img[active[a]] !== 0) active[m++] = active[a];
-    n = m;
   }
-  for (let a = 0; a < n; a++) {
-    const i = active[a];
-    const z = Math.floor(i / sz) - 1;
-    const r = i - (z + 1) * sz;
-    const y = Math.floor(r / sy) - 1;
-    const x = r - (y + 1) * sy - 1;
-    out[(z * Y + y) * X + x] = 1;
-  }
+  for (let z = 0; z < Z; z++)
+    for (let y = 0; y < Y; y++) {
+      const src = (z + 1) * sz + (y + 1) * sy + 1;
+      const dst = (z * Y + y) * X;
+      for (let x = 0; x < X; x++) out[dst + x] = img[src + x];
+    }
   if (stats) {
     stats.iterations = iterations;
     stats.deleted = deleted;
