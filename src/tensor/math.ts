@@ -2,6 +2,7 @@
 // Binary ops take a Tensor or a plain number for the second operand; numbers on float tensors travel as kernel
 // uniforms (no upload), otherwise as a one-element tensor.
 import * as ew from '../../kernels/elementwise.js';
+import * as red from '../../kernels/reduce.js';
 import { VesselError } from '../gpu/errors.js';
 import { isFloat, type DType } from './dtype.js';
 import type { Tensor } from './tensor.js';
@@ -102,3 +103,23 @@ export const cast = (a: Tensor, dtype: DType): Tensor => ew.cast(a, dtype);
 /** A copy with its own storage. */
 export const clone = (a: Tensor): Tensor => ew.copyTensor(a);
 
+
+// ---- reductions ----
+
+export type Axes = number | readonly number[];
+
+/** Sum over `axes` (all when omitted); f32 accumulation, f16 in → f16 out, u8 in → f32 out. */
+export const sum = (t: Tensor, axes?: Axes, keepDims = false): Tensor => red.reduce('sum', t, { axes, keepDims });
+/** Mean over `axes` (all when omitted). */
+export const mean = (t: Tensor, axes?: Axes, keepDims = false): Tensor => red.reduce('mean', t, { axes, keepDims });
+/** Maximum over `axes` (NaN propagates). */
+export const max = (t: Tensor, axes?: Axes, keepDims = false): Tensor => red.reduce('max', t, { axes, keepDims });
+/** Minimum over `axes` (NaN propagates). */
+export const min = (t: Tensor, axes?: Axes, keepDims = false): Tensor => red.reduce('min', t, { axes, keepDims });
+/** Variance over `axes`: biased (÷ n) unless `unbiased` (÷ n − 1). Welford/Chan merges, f32. */
+export const variance = (t: Tensor, axes?: Axes, keepDims = false, unbiased = false): Tensor =>
+  red.reduce('variance', t, { axes, keepDims, unbiased });
+/** Index (i32) of the largest element along `axis`, or of the flat tensor when omitted; first one on ties. */
+export const argmax = (t: Tensor, axis?: number, keepDims = false): Tensor => red.reduce('argmax', t, { axes: axis, keepDims });
+/** Index (i32) of the smallest element along `axis`, or of the flat tensor when omitted; first one on ties. */
+export const argmin = (t: Tensor, axis?: number, keepDims = false): Tensor => red.reduce('argmin', t, { axes: axis, keepDims });
