@@ -1,7 +1,9 @@
 // Every benchmark suite the CLI knows. Add a suite by importing it here.
 import type { Suite } from './suite.js';
+import { drandSuite } from './drand.js';
+import { convSuite } from './conv.js';
 
-export const suites: Suite[] = [];
+export const suites: Suite[] = [drandSuite, convSuite];
 
 export function findSuite(name: string): Suite | undefined {
   return suites.find((s) => s.name === name);

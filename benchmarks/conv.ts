@@ -1,0 +1,280 @@
+// `vesselfm bench --suite conv`: the DynUNet's conv shapes (spec §1.3) — forward, input gradient and weight
+// gradient in GFLOP/s, each as a fraction of the engine's own matmul ceiling measured in the same run on the same
+// adapter — TensorFlow.js's WebGPU Conv3D side by side, and the pool's high-water mark for a forward + backward
+// of a small conv stack.
+//
+// Sizes: --size S sets the finest level (S³); deeper levels halve it (never below 4³). The default is S = 24 on
+// CPU adapters (lavapipe, SwiftShader) and 128 (the real 128³ patch) elsewhere. FLOPs = 2·N·Cout·Cin·k³·(output
+// voxels) per pass (a transposed conv counts its input voxels); all three passes do the same arithmetic.
+import type { Engine } from '../src/engine.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { describeAdapter } from '../src/gpu/device.js';
+import { chooseVariant, isCpuAdapter, matmulInto, tuneMatmul } from '../kernels/matmul.js';
+import {
+  conv3dBackwardBias,
+  conv3dBackwardInput,
+  conv3dBackwardWeight,
+  conv3dForward,
+  conv3dOutputShape,
+  tuneConv3d,
+} from '../kernels/conv3d.js';
+import {
+  convTranspose3dBackwardInput,
+  convTranspose3dBackwardWeight,
+  convTranspose3dForward,
+  convTranspose3dOutputShape,
+  tuneConvTranspose3d,
+} from '../kernels/convtranspose3d.js';
+import { setTuneMode, tuneMode, tuneRecords } from '../kernels/autotune.js';
+import { tfjsConv3dTimes } from './tfjs-conv.js';
+import type { BenchResult, Suite, SuiteOptions } from './suite.js';
+
+interface ConvCase {
+  name: string;
+  kind: 'conv' | 'convT';
+  n: number;
+  cin: number;
+  cout: number;
+  /** input spatial size (cubic) */
+  d: number;
+  k: number;
+  stride: number;
+  padding: number;
+}
+
+/** The DynUNet's distinct conv shapes at finest size s (channels 32, 64, 128, 256, 320, 320). */
+export function dynunetCases(s: number, channelDiv = 1): ConvCase[] {
+  const c = (x: number) => Math.max(1, Math.round(x / channelDiv));
+  const lv = (i: number) => Math.max(4, Math.floor(s / 2 ** i));
+  const conv = (name: string, cin: number, cout: number, d: number, k: number, stride = 1): ConvCase => ({
+    name,
+    kind: 'conv',
+    n: 1,
+    cin,
+    cout,
+    d,
+    k,
+    stride,
+    padding: k === 3 ? 1 : 0,
+  });
+  return [
+    conv('input.conv1', 1, c(32), lv(0), 3),
+    conv('input.conv2', c(32), c(32), lv(0), 3),
+    conv('input.conv3_1x1', 1, c(32), lv(0), 1),
+    conv('down0.conv1_s2', c(32), c(64), lv(0), 3, 2),
+    conv('down0.conv2', c(64), c(64), lv(1), 3),
+    conv('down0.conv3_1x1_s2', c(32), c(64), lv(0), 1, 2),
+    conv('down1.conv2', c(128), c(128), lv(2), 3),
+    conv('down2.conv2', c(256), c(256), lv(3), 3),
+    conv('down3.conv2', c(320), c(320), lv(4), 3),
+    { name: 'up4.transp_conv', kind: 'convT', n: 1, cin: c(64), cout: c(32), d: lv(1), k: 2, stride: 2, padding: 0 },
+    { name: 'up0.transp_conv', kind: 'convT', n: 1, cin: c(320), cout: c(320), d: lv(4), k: 2, stride: 2, padding: 0 },
+    conv('up4.conv1', c(64), c(32), lv(0), 3),
+  ];
+}
+
+function shapesOf(c: ConvCase) {
+  const xShape = [c.n, c.cin, c.d, c.d, c.d];
+  const wShape = c.kind === 'conv' ? [c.cout, c.cin, c.k, c.k, c.k] : [c.cin, c.cout, c.k, c.k, c.k];
+  const opts = { stride: c.stride, padding: c.padding };
+  const yShape = c.kind === 'conv' ? conv3dOutputShape(xShape, wShape, opts) : convTranspose3dOutputShape(xShape, wShape, opts);
+  const vox = c.kind === 'conv' ? yShape[2] * yShape[3] * yShape[4] : c.d ** 3;
+  const flops = 2 * c.n * c.cin * c.cout * c.k ** 3 * vox;
+  return { xShape, wShape, yShape, opts, flops };
+}
+
+async function bestMs(e: Engine, reps: number, fn: () => void): Promise<number> {
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) best = Math.min(best, await e.rt.time(() => e.scope(fn)));
+  return best;
+}
+
+async function wallMs(e: Engine, reps: number, fn: () => void): Promise<number> {
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    await e.sync();
+    const t0 = performance.now();
+    e.scope(fn);
+    await e.sync();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+function rnd(e: Engine, shape: number[], seed: number): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 31 - 1;
+  }
+  return e.tensor(a, shape);
+}
+
+const gflops = (flops: number, ms: number) => flops / ms / 1e6;
+const round = (v: number, d = 3) => Number(v.toFixed(d));
+
+export const convSuite: Suite = {
+  name: 'conv',
+  description:
+    'conv3d / convTranspose3d forward, input and weight gradient on the DynUNet shapes (GFLOP/s, fraction of the matmul ceiling), tfjs-webgpu Conv3D side by side, memory high-water mark',
+  async *run(e: Engine, opts: SuiteOptions): AsyncIterable<BenchResult> {
+    const quick = opts.quick ?? false;
+    // Quick mode (the suite's own test) skips tuning: heuristic variants, one timed repetition.
+    const savedMode = tuneMode();
+    if (quick) setTuneMode('heuristic');
+    try {
+      yield* runSuite(e, opts, quick);
+    } finally {
+      setTuneMode(savedMode);
+    }
+  },
+};
+
+async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIterable<BenchResult> {
+  {
+    const cpu = isCpuAdapter(e.gpu);
+    const size = opts.size ?? (quick ? 8 : cpu ? 24 : 128);
+    const reps = quick ? 1 : 3;
+    const adapter = describeAdapter(e.gpu.info);
+    const ctx = { adapter, quick };
+
+    // 1. The ceiling: the engine's own f32 matmul, tuned, on the same adapter in the same run.
+    const m = quick ? 128 : cpu ? 512 : 4096;
+    const tm = await tuneMatmul(e, m, m, m, { reps: quick ? 1 : 2, candidates: quick ? [chooseVariant(e, m, m, m).name] : undefined });
+    const a = e.full([m, m], 0.5);
+    const b = e.full([m, m], 0.25);
+    const c = e.empty([m, m]);
+    const mmMs = await bestMs(e, reps, () => matmulInto(c, a, b, { variant: tm.best }));
+    [a, b, c].forEach((t) => t.dispose());
+    const ceiling = gflops(2 * m ** 3, mmMs);
+    yield { bench: 'conv.matmul_ceiling', value: round(ceiling), unit: 'GFLOP/s', shape: `${m}x${m}x${m}`, variant: tm.best, ms: round(mmMs), ...ctx };
+
+    // 2. The DynUNet shapes (channels ÷4 in quick mode), plus the tfjs comparison shape.
+    const tfD = quick ? 8 : 24;
+    const tfC = quick ? 4 : 16;
+    const cases: ConvCase[] = [
+      ...dynunetCases(size, quick ? 4 : 1),
+      { name: `tfjs_shape.${tfD}c${tfC}`, kind: 'conv', n: 1, cin: tfC, cout: tfC, d: tfD, k: 3, stride: 1, padding: 1 },
+    ];
+    const ours: Record<string, number> = {};
+    for (const cs of cases) {
+      const { xShape, wShape, yShape, opts: co, flops } = shapesOf(cs);
+      const winners = cs.kind === 'conv' ? await tuneConv3d(e, xShape, wShape, co) : await tuneConvTranspose3d(e, xShape, wShape, co);
+      const x = rnd(e, xShape, 1);
+      const w = rnd(e, wShape, 2);
+      const dy = rnd(e, yShape, 3);
+      const passes =
+        cs.kind === 'conv'
+          ? {
+              fwd: () => void conv3dForward(x, w, null, co),
+              dgrad: () => void conv3dBackwardInput(dy, w, xShape, co),
+              wgrad: () => void conv3dBackwardWeight(dy, x, wShape, co),
+            }
+          : {
+              fwd: () => void convTranspose3dForward(x, w, null, co),
+              dgrad: () => void convTranspose3dBackwardInput(dy, w, xShape, co),
+              wgrad: () => void convTranspose3dBackwardWeight(dy, x, wShape, co),
+            };
+      for (const pass of ['fwd', 'dgrad', 'wgrad'] as const) {
+        e.scope(passes[pass]); // warm-up
+        const ms = await bestMs(e, reps, passes[pass]);
+        const g = gflops(flops, ms);
+        yield {
+          bench: `conv.${pass}.${cs.name}`,
+          value: round(g),
+          unit: 'GFLOP/s',
+          fraction_of_matmul: round(g / ceiling),
+          ms: round(ms),
+          x: xShape,
+          w: wShape,
+          stride: cs.stride,
+          padding: cs.padding,
+          variant: winners[pass],
+          ...ctx,
+        };
+        if (cs.name.startsWith('tfjs_shape')) ours[pass] = await wallMs(e, reps, passes[pass]);
+      }
+      [x, w, dy].forEach((t) => t.dispose());
+    }
+
+    // 3. TensorFlow.js WebGPU, same shape, same adapter, wall time with a scalar readback (ours: wall time to
+    //    queue completion).
+    try {
+      const t = await tfjsConv3dTimes(e.gpu.gpu, tfD, tfC, tfC, reps);
+      const flops = 2 * tfD ** 3 * tfC * tfC * 27;
+      for (const pass of ['fwd', 'dgrad', 'wgrad'] as const) {
+        yield { bench: `tfjs.conv3d.${pass}`, value: round(gflops(flops, t[pass])), unit: 'GFLOP/s', ms: round(t[pass]), shape: `1x${tfD}^3x${tfC}->${tfC}`, tfjs: t.version, ...ctx };
+        yield {
+          bench: `conv.speedup_vs_tfjs.${pass}`,
+          value: round(t[pass] / ours[pass], 2),
+          unit: 'x',
+          ours_ms: round(ours[pass]),
+          tfjs_ms: round(t[pass]),
+          shape: `1x${tfD}^3x${tfC}->${tfC}`,
+          ...ctx,
+        };
+      }
+    } catch (err) {
+      yield { bench: 'tfjs.conv3d.unavailable', value: 0, unit: 'flag', reason: String((err as Error).message).split('\n')[0], ...ctx };
+    }
+
+    // 4. Memory: forward + backward of a small conv stack (the input block and one downsampling block's convs),
+    //    activations kept for backward and released as soon as backward is done with them.
+    yield await stackMemory(e, quick ? 8 : Math.min(size, 32), quick ? 8 : 32, ctx);
+
+    // The autotuner's decisions, for the record.
+    yield { bench: 'conv.autotune_decisions', value: tuneRecords().length, unit: 'count', decisions: tuneRecords().map((r) => `${r.kernel} ${r.shapeClass} → ${r.winner}`), ...ctx };
+  }
+}
+
+async function stackMemory(e: Engine, d: number, ch: number, ctx: Record<string, unknown>): Promise<BenchResult> {
+  await e.sync();
+  const pool = e.rt.pool;
+  const base = pool.stats.inUseBytes;
+  pool.resetPeak();
+  const layers = [
+    { w: [ch, 1, 3, 3, 3], s: 1 },
+    { w: [ch, ch, 3, 3, 3], s: 1 },
+    { w: [2 * ch, ch, 3, 3, 3], s: 2 },
+    { w: [2 * ch, 2 * ch, 3, 3, 3], s: 1 },
+  ];
+  let activationBytes = 0;
+  let weightBytes = 0;
+  e.scope(() => {
+    const ws = layers.map((l, i) => rnd(e, l.w, 10 + i));
+    const biases = layers.map((l) => e.zeros([l.w[0]]));
+    weightBytes = ws.reduce((s, w) => s + w.size * 4, 0);
+    const acts: Tensor[] = [rnd(e, [1, 1, d, d, d], 7)];
+    for (let i = 0; i < layers.length; i++) acts.push(conv3dForward(acts[i], ws[i], biases[i], { stride: layers[i].s, padding: 1 }));
+    activationBytes = acts.reduce((s, t) => s + t.size * 4, 0);
+    let dy = e.full(acts[acts.length - 1].shape as number[], 1e-3);
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const o = { stride: layers[i].s, padding: 1 };
+      const dw = conv3dBackwardWeight(dy, acts[i], layers[i].w, o);
+      const db = conv3dBackwardBias(dy);
+      const dx = i > 0 ? conv3dBackwardInput(dy, ws[i], acts[i].shape, o) : null;
+      dw.dispose();
+      db.dispose();
+      dy.dispose();
+      acts[i + 1].dispose();
+      if (!dx) break;
+      dy = dx;
+    }
+  });
+  await e.sync();
+  const peak = pool.stats.peakInUseBytes - base;
+  return {
+    bench: 'conv.stack_fwd_bwd_peak',
+    value: round(peak / 2 ** 20, 2),
+    unit: 'MiB',
+    activations_mib: round(activationBytes / 2 ** 20, 2),
+    weights_mib: round(weightBytes / 2 ** 20, 2),
+    high_water_allocated_mib: round(pool.stats.highWaterBytes / 2 ** 20, 2),
+    stack: `4 convs 1→${ch}→${ch}→${2 * ch}(s2)→${2 * ch} at ${d}^3`,
+    ...ctx,
+  };
+}
+
+export default convSuite;
