@@ -6,6 +6,8 @@ import source from '../shaders/random.wgsl';
 import { VesselError } from '../src/gpu/errors.js';
 import { params } from '../src/runtime/runtime.js';
 import type { DType } from '../src/tensor/dtype.js';
+import type { Engine } from '../src/engine.js';
+import type { Shape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { chunkRanges, grid1D } from './util.js';
 
@@ -183,4 +185,34 @@ export function randomInto(out: Tensor, mode: Mode, seed: number, offset: number
       grid1D(quads, WG),
     );
   }
+}
+
+function checkShapeDtype(engine: Engine, shape: Shape, dtype: DType, what: string): void {
+  if (dtype !== 'f32' && dtype !== 'f16') throw new VesselError(`${what}: dtype ${dtype} is not supported (f32 or f16)`);
+  if (dtype === 'f16' && !engine.gpu.hasF16) throw new VesselError(`${what}: dtype f16 needs the shader-f16 feature, which this adapter lacks`);
+}
+
+/** A tensor of uniform numbers in [lo, hi): a pure function of (seed, offset + element index). */
+export function uniform(engine: Engine, shape: Shape, lo: number, hi: number, seed: number, offset = 0, dtype: DType = 'f32'): Tensor {
+  checkShapeDtype(engine, shape, dtype, 'uniform');
+  if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) throw new VesselError(`uniform: need finite lo < hi, got [${lo}, ${hi})`);
+  const t = engine.empty(shape, dtype);
+  randomInto(t, 'uniform', seed, offset, lo, hi);
+  return t;
+}
+
+/** A tensor of normal numbers (Box–Muller) with the given mean and standard deviation. */
+export function normal(engine: Engine, shape: Shape, mean: number, std: number, seed: number, offset = 0, dtype: DType = 'f32'): Tensor {
+  checkShapeDtype(engine, shape, dtype, 'normal');
+  if (!(std >= 0) || !Number.isFinite(mean) || !Number.isFinite(std)) throw new VesselError(`normal: need a finite mean and std ≥ 0, got ${mean}, ${std}`);
+  const t = engine.empty(shape, dtype);
+  randomInto(t, 'normal', seed, offset, mean, std);
+  return t;
+}
+
+/** Raw Philox words (u32), the same as randomBitsCpu. */
+export function randomBits(engine: Engine, shape: Shape, seed: number, offset = 0): Tensor {
+  const t = engine.empty(shape, 'u32');
+  randomInto(t, 'bits', seed, offset, 0, 0);
+  return t;
 }

@@ -3,6 +3,10 @@
 // uniforms (no upload), otherwise as a one-element tensor.
 import * as ew from '../../kernels/elementwise.js';
 import * as red from '../../kernels/reduce.js';
+import * as cp from '../../kernels/copy.js';
+import * as rnd from '../../kernels/random.js';
+import type { Engine } from '../engine.js';
+import type { Shape } from './shape.js';
 import { VesselError } from '../gpu/errors.js';
 import { isFloat, type DType } from './dtype.js';
 import type { Tensor } from './tensor.js';
@@ -123,3 +127,23 @@ export const variance = (t: Tensor, axes?: Axes, keepDims = false, unbiased = fa
 export const argmax = (t: Tensor, axis?: number, keepDims = false): Tensor => red.reduce('argmax', t, { axes: axis, keepDims });
 /** Index (i32) of the smallest element along `axis`, or of the flat tensor when omitted; first one on ties. */
 export const argmin = (t: Tensor, axis?: number, keepDims = false): Tensor => red.reduce('argmin', t, { axes: axis, keepDims });
+
+// ---- copies ----
+
+/** Elements start, start + step, … < end along `axis` (negative values count from the end). */
+export const slice = (t: Tensor, axis: number, start: number, end?: number, step = 1): Tensor => cp.slice(t, axis, start, end, step);
+/** Join tensors along `axis`. */
+export const concat = (ts: readonly Tensor[], axis: number): Tensor => cp.concat(ts, axis);
+/** Permute axes (reverse them when `perm` is omitted). */
+export const transpose = (t: Tensor, perm?: readonly number[]): Tensor => cp.transpose(t, perm);
+
+// ---- random ----
+
+/** Uniform numbers in [lo, hi), a pure function of (seed, offset + element index) on every adapter. */
+export const uniform = (engine: Engine, shape: Shape, lo = 0, hi = 1, seed = 0, offset = 0, dtype: DType = 'f32'): Tensor =>
+  rnd.uniform(engine, shape, lo, hi, seed, offset, dtype);
+/** Normal numbers with `mean` and `std` (Box–Muller on Philox words). */
+export const normal = (engine: Engine, shape: Shape, mean = 0, std = 1, seed = 0, offset = 0, dtype: DType = 'f32'): Tensor =>
+  rnd.normal(engine, shape, mean, std, seed, offset, dtype);
+/** Raw Philox4x32-10 words as u32. */
+export const randomBits = (engine: Engine, shape: Shape, seed = 0, offset = 0): Tensor => rnd.randomBits(engine, shape, seed, offset);

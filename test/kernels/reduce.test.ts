@@ -4,7 +4,7 @@ import type { Engine } from '../../src/engine.js';
 import type { DType } from '../../src/tensor/dtype.js';
 import { roundF16 } from '../../src/tensor/f16.js';
 import { sizeOf, stridesOf } from '../../src/tensor/shape.js';
-import { getEngine, randArray, relErr } from '../helpers.js';
+import { getEngine, poison, randArray, relErr } from '../helpers.js';
 
 /** float64 reference: reduce `data` of `shape` over `axes` (all when undefined). */
 function refReduce(op: ReduceOp, data: ArrayLike<number>, shape: number[], axes?: number[], unbiased = false): Float64Array {
@@ -61,6 +61,11 @@ async function check(e: Engine, op: ReduceOp, shape: number[], axes: number[] | 
   if (dtype === 'f16') data = data.map(roundF16);
   if (dtype === 'u8') data = data.map((v) => Math.floor((v + 2) * 50));
   const t = e.tensor(data, shape, dtype);
+  // Leave a poisoned buffer of the output's size on top of the pool: an unwritten output element reads NaN.
+  const outN = refReduce('sum', new Float64Array(n), shape, axes).length;
+  const p = e.empty([Math.max(outN, 1)], op.startsWith('arg') ? 'i32' : 'f32');
+  poison(p);
+  p.dispose();
   const out = reduce(op, t, { axes, ...opts });
   const ref = refReduce(op, dtype === 'f32' ? data.map(Math.fround) : data, shape, axes, opts.unbiased);
   const what = `${op} ${dtype} [${shape}] axes ${JSON.stringify(axes)} ${JSON.stringify(opts)}`;
