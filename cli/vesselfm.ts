@@ -1,11 +1,13 @@
 // The `vesselfm` command line. Each command lives in its own file and registers itself here.
 import { Command } from 'commander';
 import { registerInfo } from './info.js';
+import { registerConvert } from './convert.js';
 import { runMain } from './common.js';
 
 const program = new Command();
 program.name('vesselfm').description('vesselFM on WebGPU: 3D vessel segmentation, training and data generation with hand-written WGSL kernels');
 program.showHelpAfterError();
 registerInfo(program);
+registerConvert(program);
 
 await runMain(program);

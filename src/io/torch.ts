@@ -386,15 +386,19 @@ export function stateDict(ckpt: TorchCheckpoint | unknown, label = 'checkpoint')
   return { tensors, aliases, canonical, foundAt, strippedPrefix, extra };
 }
 
-/** Convert pickled Python values to plain JSON-able data (Maps → objects, tensors → {dtype, shape, values?}). */
-export function toPlain(v: unknown, includeTensorValues = false): unknown {
+/**
+ * Convert pickled Python values to plain JSON-able data (Maps → objects, tensors → {dtype, shape, values?}).
+ * Tensor values are included for tensors of at most `includeTensorValues` elements (true: all; default 64).
+ */
+export function toPlain(v: unknown, includeTensorValues: boolean | number = 64): unknown {
   if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') {
     return typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
   }
   if (typeof v === 'bigint') return v.toString();
   if (v instanceof TorchTensor) {
     const o: Record<string, unknown> = { dtype: v.dtype, shape: v.shape };
-    if (includeTensorValues) o.values = Array.from(v.data as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? Number(x) : x));
+    const limit = includeTensorValues === true ? Infinity : includeTensorValues === false ? 0 : includeTensorValues;
+    if (v.data.length <= limit) o.values = Array.from(v.data as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? Number(x) : x));
     return o;
   }
   if (v instanceof Map) {
