@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerInfo } from './info.js';
 import { registerConvert } from './convert.js';
+import { registerEval } from './eval.js';
 import { runMain } from './common.js';
 
 const program = new Command();
@@ -9,5 +10,6 @@ program.name('vesselfm').description('vesselFM on WebGPU: 3D vessel segmentation
 program.showHelpAfterError();
 registerInfo(program);
 registerConvert(program);
+registerEval(program);
 
 await runMain(program);
