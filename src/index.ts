@@ -6,3 +6,12 @@ export { VesselError, GpuError } from './gpu/errors.js';
 export { describeAdapter } from './gpu/device.js';
 export type { GpuDevice, AdapterSummary } from './gpu/device.js';
 export * as math from './tensor/math.js';
+// Segmentation metrics and post-processing on binary volumes (CPU).
+export { evaluateSegmentation, binarize, clDice, dice, confusion } from './eval/metrics.js';
+export type { SegmentationMetrics, ClDice, Confusion } from './eval/metrics.js';
+export { skeletonize3d } from './eval/skeleton.js';
+export { bettiNumbers, bettiErrors, eulerCharacteristic } from './eval/betti.js';
+export type { Betti, BettiErrors } from './eval/betti.js';
+export { labelComponents, countComponents, removeSmallObjects } from './eval/components.js';
+export { percentile, percentiles, percentileScale } from './eval/percentile.js';
+export type { PercentileScaling } from './eval/percentile.js';
