@@ -72,6 +72,17 @@ function readLimits(limits: GPUSupportedLimits): Record<string, number> {
   return out;
 }
 
+/**
+ * Devices never get a `max*` limit below the WebGPU default (a lower request is raised to it), so a requested
+ * lower value is kept as the engine's own cap: kernels then split work as an adapter with that limit would need.
+ */
+function capLimits(limits: Record<string, number>, requested: Record<string, number> | undefined): Record<string, number> {
+  for (const [k, v] of Object.entries(requested ?? {})) {
+    if (k.startsWith('max') && typeof limits[k] === 'number' && v < limits[k]) limits[k] = v;
+  }
+  return limits;
+}
+
 function summarise(adapter: GPUAdapter): AdapterSummary {
   const info = (adapter.info ?? {}) as GPUAdapterInfo & Record<string, unknown>;
   const configs = (info.subgroupMatrixConfigs as unknown as SubgroupMatrixConfig[] | undefined) ?? [];
@@ -138,7 +149,7 @@ export async function acquireDevice(gpu: GPU, opts: AcquireOptions = {}): Promis
     device,
     info,
     features,
-    limits: readLimits(device.limits),
+    limits: capLimits(readLimits(device.limits), opts.limits),
     hasF16: features.has('shader-f16'),
     hasSubgroups: features.has('subgroups'),
     hasTimestamps: features.has('timestamp-query'),
