@@ -2,6 +2,7 @@
 // MetaImage), gzip (.nii.gz). fflate by default, so this runs in browsers; files.ts swaps in Node's zlib
 // (native, about 3× faster) when the Node file layer is loaded.
 import { inflateSync, deflateSync, unzlibSync, zlibSync, gunzipSync, gzipSync } from 'fflate';
+import { crc32Js } from './zip.js';
 
 export interface CompressionBackend {
   /** raw deflate → bytes; `size` is the expected output length when known */
@@ -11,6 +12,8 @@ export interface CompressionBackend {
   zlib(data: Uint8Array, level: number): Uint8Array;
   gunzip(data: Uint8Array): Uint8Array;
   gzip(data: Uint8Array, level: number): Uint8Array;
+  /** CRC-32 (IEEE), continuing from `seed` */
+  crc32(data: Uint8Array, seed?: number): number;
 }
 
 type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
@@ -23,6 +26,7 @@ export const fflateBackend: CompressionBackend = {
   zlib: (d, level) => zlibSync(d, { level: lvl(level) }),
   gunzip: (d) => gunzipSync(d),
   gzip: (d, level) => gzipSync(d, { level: lvl(level), mtime: 0 }),
+  crc32: (d, seed) => crc32Js(d, seed),
 };
 
 let backend: CompressionBackend = fflateBackend;

@@ -5,7 +5,9 @@ import { VesselError } from '../gpu/errors.js';
 import { readNpz, readNpzArray } from './npz.js';
 import { readNpy } from './npy.js';
 import type { NpyArray } from './npy.js';
+import * as zlib from 'node:zlib';
 import { inflateRawSync, deflateRawSync, inflateSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib';
+import { crc32Js } from './zip.js';
 import { setCompressionBackend } from './compress.js';
 import { encodePng, type Image8 } from './png.js';
 
@@ -18,6 +20,11 @@ setCompressionBackend({
   zlib: (d, level) => asU8(deflateSync(d, { level })),
   gunzip: (d) => asU8(gunzipSync(d)),
   gzip: (d, level) => asU8(gzipSync(d, { level })),
+  // zlib.crc32 exists from Node 20.15 (about 6× faster here than the JavaScript table)
+  crc32: (d, seed) => {
+    const native = (zlib as unknown as { crc32?: (d: Uint8Array, s?: number) => number }).crc32;
+    return native ? native(d, seed ?? 0) : crc32Js(d, seed);
+  },
 });
 
 /** Read a whole file as bytes; a missing file or a directory is a one-line VesselError. */

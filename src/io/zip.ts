@@ -24,22 +24,49 @@ export interface ZipArchive {
   label: string;
 }
 
-let crcTable: Uint32Array | null = null;
+let crcTables: Uint32Array[] | null = null;
 
-/** CRC-32 (IEEE 802.3 polynomial, as zip and gzip use). */
-export function crc32(data: Uint8Array, seed = 0): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
+/** CRC-32 in JavaScript (IEEE polynomial, as zip, gzip and PNG use), slicing by 8 bytes. */
+export function crc32Js(data: Uint8Array, seed = 0): number {
+  if (!crcTables) {
+    crcTables = Array.from({ length: 8 }, () => new Uint32Array(256));
+    const t0 = crcTables[0];
     for (let n = 0; n < 256; n++) {
       let c = n;
       for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
+      t0[n] = c >>> 0;
+    }
+    for (let n = 0; n < 256; n++) {
+      let c = t0[n];
+      for (let k = 1; k < 8; k++) {
+        c = t0[c & 0xff] ^ (c >>> 8);
+        crcTables[k][n] = c;
+      }
     }
   }
-  const t = crcTable;
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = crcTables;
   let c = (seed ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  let i = 0;
+  const n = data.length;
+  for (; i + 8 <= n; i += 8) {
+    const a = c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
+    c =
+      t7[a & 0xff] ^
+      t6[(a >>> 8) & 0xff] ^
+      t5[(a >>> 16) & 0xff] ^
+      t4[a >>> 24] ^
+      t3[data[i + 4]] ^
+      t2[data[i + 5]] ^
+      t1[data[i + 6]] ^
+      t0[data[i + 7]];
+  }
+  for (; i < n; i++) c = t0[(c ^ data[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
+}
+
+/** CRC-32 through the compression backend (Node's native zlib.crc32 when files.ts is loaded, else crc32Js). */
+export function crc32(data: Uint8Array, seed = 0): number {
+  return compression().crc32(data, seed);
 }
 
 export function isZip(bytes: Uint8Array): boolean {

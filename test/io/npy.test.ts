@@ -247,3 +247,16 @@ describe('npy/npz malformed input: one clear line each', () => {
     expect(r.entries[1].dataOffset % 64).toBe(0);
   });
 });
+
+describe('CRC-32', () => {
+  it('the JavaScript and native implementations agree with the standard check value', async () => {
+    const { crc32Js, crc32 } = await import('../../src/io/zip.js');
+    await import('../../src/io/files.js');
+    const check = new TextEncoder().encode('123456789');
+    expect(crc32Js(check)).toBe(0xcbf43926);
+    expect(crc32(check)).toBe(0xcbf43926);
+    const big = Uint8Array.from({ length: 100003 }, (_, i) => (i * 2654435761) >>> 24);
+    expect(crc32Js(big)).toBe(crc32(big));
+    expect(crc32Js(big.subarray(5000), crc32Js(big.subarray(0, 5000)))).toBe(crc32Js(big));
+  });
+});

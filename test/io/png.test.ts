@@ -70,8 +70,8 @@ describe('projections, strips and overlays', () => {
     expect(Array.from(o.data)).toEqual([100, 100, 100, 0, 200, 0, 230, 0, 230, 255, 255, 255]);
   });
   it('previewStrip of the real OCTA pair writes a PNG pngjs can read', () => {
-    const img = readVolume(join(process.cwd(), '../shared/data/real/tubenet_octa/OCTA-Data.tif'));
-    const lab = readVolume(join(process.cwd(), '../shared/data/real/tubenet_octa/OCTA-Labels.tif'));
+    const img = readVolume(join(process.cwd(), 'test/fixtures/data/octa/OCTA-Data.tif'));
+    const lab = readVolume(join(process.cwd(), 'test/fixtures/data/octa/OCTA-Labels.tif'));
     const s = previewStrip({ shape: img.shape, image: img.data, label: lab.data, prediction: lab.data }, 0);
     expect([s.width, s.height]).toEqual([4 * 128 + 3 * 4, 128]);
     const dir = mkdtempSync(join(tmpdir(), 'vfm-png-'));

@@ -9,7 +9,9 @@ import { VesselError } from '../../src/gpu/errors.js';
 const cases = readZip(new Uint8Array(readFileSync(join(process.cwd(), 'test/fixtures/tiff/tiff_cases.zip'))), 'tiff_cases.zip');
 const member = (name: string) => zipRead(cases, cases.byName.get(name)!);
 const files = JSON.parse(new TextDecoder().decode(member('files.json'))) as Record<string, string>;
-const real = (p: string) => new Uint8Array(readFileSync(join(process.cwd(), '../shared/data/real', p)));
+// the MIT OCTA pair is in the project's fixtures; the GPL VesselExpress pair is read from the shared data
+const real = (p: string) =>
+  new Uint8Array(readFileSync(p.startsWith('tubenet_octa/') ? join(process.cwd(), 'test/fixtures/data/octa', p.slice('tubenet_octa/'.length)) : join(process.cwd(), '../shared/data/real', p)));
 
 function errLine(fn: () => unknown): string {
   try {

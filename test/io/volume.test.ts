@@ -120,7 +120,7 @@ describe('geometry survives conversion between formats', () => {
     const lab = readVolume(join(process.cwd(), '../shared/data/molds/vessap_label.nii.gz'));
     expect(lab.shape).toEqual([600, 304, 325]);
     expect(lab.direction).toEqual([-1, 0, 0, 0, -1, 0, 0, 0, 1]);
-    const octa = readVolume(join(process.cwd(), '../shared/data/real/tubenet_octa/OCTA-Labels.tif'));
+    const octa = readVolume(join(process.cwd(), 'test/fixtures/data/octa/OCTA-Labels.tif'));
     expect(octa.shape).toEqual([64, 128, 128]);
     expect(octa.spacing).toEqual([1, 1, 1]);
   });
@@ -131,10 +131,10 @@ describe('volume errors: one clear line', () => {
     expect(errLine(() => readVolume(join(dir, 'x.png')))).toMatch(/x\.png: unknown image file extension \(supported: \.nii, \.nii\.gz/);
     expect(errLine(() => readVolume(join(dir, 'missing.nii.gz')))).toMatch(/missing\.nii\.gz: no such file/);
     const fake = join(dir, 'fake.nii');
-    copyFileSync(join(process.cwd(), '../shared/data/real/tubenet_octa/OCTA-Labels.tif'), fake);
+    copyFileSync(join(process.cwd(), 'test/fixtures/data/octa/OCTA-Labels.tif'), fake);
     expect(errLine(() => readVolume(fake))).toMatch(/fake\.nii: not a NIfTI file/);
     const tif = join(dir, 'cut.tif');
-    writeFileSync(tif, readFileSync(join(process.cwd(), '../shared/data/real/tubenet_octa/OCTA-Labels.tif')).subarray(0, 300000));
+    writeFileSync(tif, readFileSync(join(process.cwd(), 'test/fixtures/data/octa/OCTA-Labels.tif')).subarray(0, 300000));
     expect(errLine(() => readVolume(tif))).toMatch(/cut\.tif: truncated TIFF/);
     const flat = join(dir, 'flat.npy');
     writeFileSync(flat, writeNpy({ data: new Float32Array(12), shape: [3, 4] }));
