@@ -9,6 +9,7 @@ import { normalCpu, randomBitsCpu, randomInto, uniformCpu } from '../kernels/ran
 import { fft } from '../kernels/fft.js';
 import { groupNormForward } from '../kernels/norm.js';
 import { activationForward, type Activation } from '../kernels/activation.js';
+import { reduce, type ReduceOp } from '../kernels/reduce.js';
 import { binary, compare as compareOp, unary, where, type BinaryOp, type CompareOp, type UnaryOp } from '../kernels/elementwise.js';
 
 /** One check, as plain JSON (it crosses into the page through page.evaluate). */
@@ -261,7 +262,56 @@ export const RUNNERS: Record<string, Runner> = {
     const f = ({ exp: Math.exp, log: Math.log, sqrt: Math.sqrt, abs: Math.abs, neg: (v: number) => -v } as Record<string, (v: number) => number>)[c.fn as string];
     return { out, ref: f ? Float64Array.from(x, f) : undefined };
   },
+  /** A reduction over chosen axes (or all) of an f32 tensor (kernels/reduce.ts). */
+  reduce(e, c) {
+    const shape = c.shape!;
+    const op = c.fn as ReduceOp;
+    const axes = c.axes as number[] | undefined;
+    const x = f32(seeded(count(shape), c.seed ?? 1, -1, 3));
+    const xt = e.tensor(x, shape);
+    const out = reduce(op, xt, { axes, keepDims: Boolean(c.keepDims), noSubgroups: Boolean(c.noSubgroups) });
+    xt.dispose();
+    return { out, ref: reduceRef(op, x, shape, axes) };
+  },
 };
+
+/** Float64 reference of a reduction (argmax/argmin: first index of the extreme, flat over the reduced axes). */
+function reduceRef(op: ReduceOp, x: Float64Array, shape: number[], axes?: number[]): Float64Array {
+  const red = new Set((axes ?? shape.map((_, i) => i)).map((a) => (a < 0 ? a + shape.length : a)));
+  const keptDims = shape.filter((_, d) => !red.has(d));
+  const nOut = count(keptDims);
+  const groups: number[][] = Array.from({ length: nOut }, () => []);
+  const idx = new Array(shape.length).fill(0);
+  for (let i = 0; i < x.length; i++) {
+    let o = 0;
+    for (let d = 0; d < shape.length; d++) if (!red.has(d)) o = o * shape[d] + idx[d];
+    groups[o].push(x[i]);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return Float64Array.from(groups, (g) => {
+    const sum = g.reduce((a, b) => a + b, 0);
+    const mean = sum / g.length;
+    switch (op) {
+      case 'sum':
+        return sum;
+      case 'mean':
+        return mean;
+      case 'max':
+        return Math.max(...g);
+      case 'min':
+        return Math.min(...g);
+      case 'variance':
+        return g.reduce((a, v) => a + (v - mean) ** 2, 0) / g.length;
+      case 'argmax':
+        return g.indexOf(Math.max(...g));
+      case 'argmin':
+        return g.indexOf(Math.min(...g));
+    }
+  });
+}
 
 /** References of binary ops: f32 results rounded once (as WGSL's correctly rounded + and ×), integers wrapping. */
 const BINARY_REF: Record<string, (a: number, b: number) => number> = {
@@ -385,6 +435,15 @@ export function defaultCases(): CheckCase[] {
     { name: 'where u8[3,1,7] ? [3,5,7] : [5,1]', op: 'where', exact: true, dtype: 'f32', shapeC: [3, 1, 7], shape: [3, 5, 7], shapeB: [5, 1], seed: 37 },
     { name: 'exp f32 [17,23]', op: 'unary', fn: 'exp', exact: false, dtype: 'f32', shape: [17, 23], seed: 38 },
     { name: 'log f32 [999]', op: 'unary', fn: 'log', exact: false, dtype: 'f32', shape: [999], seed: 39, range: [0.01, 10] },
+    // Reductions: max/min/argmax are exact; sums may add in another order (subgroups of 4 in Chromium, 8 on lavapipe).
+    { name: 'sum f32 [3,5,7,11] all', op: 'reduce', fn: 'sum', exact: false, shape: [3, 5, 7, 11], seed: 41 },
+    { name: 'sum f32 [9001] all (two passes)', op: 'reduce', fn: 'sum', exact: false, shape: [9001], seed: 42 },
+    { name: 'sum f32 [3,5,7,11] axes [1,3]', op: 'reduce', fn: 'sum', exact: false, shape: [3, 5, 7, 11], axes: [1, 3], seed: 43 },
+    { name: 'mean f32 [4,6,9] axes [0,2] keepDims', op: 'reduce', fn: 'mean', exact: false, shape: [4, 6, 9], axes: [0, 2], keepDims: true, seed: 44 },
+    { name: 'variance f32 [5,301] axis 1', op: 'reduce', fn: 'variance', exact: false, shape: [5, 301], axes: [1], seed: 45 },
+    { name: 'max f32 [7,13,17] axis -1', op: 'reduce', fn: 'max', exact: true, shape: [7, 13, 17], axes: [-1], seed: 46 },
+    { name: 'min f32 [7,13,17] axis 0 (no subgroups)', op: 'reduce', fn: 'min', exact: true, shape: [7, 13, 17], axes: [0], seed: 47, noSubgroups: true },
+    { name: 'argmax f32 [11,257] axis 1', op: 'reduce', fn: 'argmax', exact: true, shape: [11, 257], axes: [1], seed: 48 },
     // Float kernels: same results within 1e-5, and each side within 1e-4 of the float64 reference.
     { name: 'fft3d f32 [6,8,5,2] (Bluestein + Stockham)', op: 'fft3d', exact: false, shape: [6, 8, 5, 2], seed: 21 },
     { name: 'groupNorm f32 [2,6,3,5,7] G=3', op: 'groupNorm', exact: false, shape: [2, 6, 3, 5, 7], groups: 3, seed: 23 },
