@@ -447,11 +447,11 @@ function decompress(raw: Uint8Array, comp: number, expected: number, label: stri
   return out === raw || out.byteOffset % 8 !== 0 ? out.slice(0, expected) : out.subarray(0, expected);
 }
 
-function parseImageJ(desc: string): { spacing?: number; unit?: string; images?: number } {
-  if (!desc.startsWith('ImageJ=')) return {};
+function parseImageJ(desc: string): { spacing?: number; unit?: string; channels: number; frames: number } {
+  if (!desc.startsWith('ImageJ=')) return { channels: 1, frames: 1 };
   const get = (k: string) => new RegExp(`(?:^|\\n)${k}=([^\\n]*)`).exec(desc)?.[1];
   const sp = get('spacing');
-  return { spacing: sp !== undefined ? Number(sp) : undefined, unit: get('unit')?.trim(), images: get('images') ? Number(get('images')) : undefined };
+  return { spacing: sp !== undefined ? Number(sp) : undefined, unit: get('unit')?.trim(), channels: Number(get('channels') ?? 1) || 1, frames: Number(get('frames') ?? 1) || 1 };
 }
 
 /** Read a (multi-page) single-channel TIFF as a [pages, height, width] volume. */
@@ -523,6 +523,9 @@ export function readTiff(b: Uint8Array, label = 'tiff'): TiffVolume {
   new Uint8Array(data.buffer).set(outBytes.subarray(0, n * data.BYTES_PER_ELEMENT));
   const desc = typeof pages[0].tags.get(270) === 'string' ? (pages[0].tags.get(270) as string) : '';
   const ij = parseImageJ(desc);
+  if (ij.channels > 1 || ij.frames > 1) {
+    throw tiffError(label, `ImageJ hyperstack with ${ij.channels} channel(s) and ${ij.frames} frame(s): only a single-channel, single-time-point z-stack is a volume`);
+  }
   let spacing: [number, number, number] = [1, 1, 1];
   let unit = '';
   if (ij.unit && ij.unit !== 'pixel' && ij.unit !== '') {

@@ -213,6 +213,10 @@ describe('TIFF malformed input', () => {
       if (jv.getUint16(e, true) === 259) jv.setUint16(e + 8, 7, true);
     }
     expect(errLine(() => readTiff(jpeg, 'j.tif'))).toBe('j.tif: unsupported TIFF compression 7 (JPEG)');
+    const hyper = writeTiff(new Uint8Array(12), [2, 2, 3]);
+    const at = Buffer.from(hyper).indexOf('images=2');
+    hyper.set(new TextEncoder().encode('frames=2'), Buffer.from(hyper).indexOf('slices=2', at)); // a time series, not a z-stack
+    expect(errLine(() => readTiff(hyper, 'h.tif'))).toBe('h.tif: ImageJ hyperstack with 1 channel(s) and 2 frame(s): only a single-channel, single-time-point z-stack is a volume');
     const corrupt = good.slice();
     // smash the first strip's LZW codes
     corrupt.fill(0xff, 16, 40);
