@@ -2,8 +2,9 @@
 import type { Suite } from './suite.js';
 import { drandSuite } from './drand.js';
 import { convSuite } from './conv.js';
+import { coreSuite } from './core.js';
 
-export const suites: Suite[] = [drandSuite, convSuite];
+export const suites: Suite[] = [coreSuite, drandSuite, convSuite];
 
 export function findSuite(name: string): Suite | undefined {
   return suites.find((s) => s.name === name);

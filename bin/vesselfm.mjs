@@ -17,7 +17,7 @@ function newest(dir) {
   return t;
 }
 
-const srcTime = Math.max(...['src', 'kernels', 'shaders', 'cli'].map((d) => newest(join(root, d))));
+const srcTime = Math.max(...['src', 'kernels', 'shaders', 'cli', 'benchmarks'].map((d) => newest(join(root, d))));
 if (!existsSync(out) || statSync(out).mtimeMs < srcTime) {
   const r = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerInfo } from './info.js';
 import { registerConvert } from './convert.js';
 import { registerEval } from './eval.js';
+import { registerBench } from './bench.js';
 import { runMain } from './common.js';
 
 const program = new Command();
@@ -11,5 +12,6 @@ program.showHelpAfterError();
 registerInfo(program);
 registerConvert(program);
 registerEval(program);
+registerBench(program);
 
 await runMain(program);
