@@ -314,3 +314,28 @@ describe('elementwise edge cases and errors', () => {
     expect(() => binary('add', a, a, e.zeros([5]))).toThrow(/output tensor \[5\] f32 does not match the result \[4\] f32/);
   });
 });
+
+describe('math API (src/tensor/math.ts)', () => {
+  it('numbers as operands: uniform fast paths for floats, scalar tensors otherwise', async () => {
+    const { math } = await import('../../src/index.js');
+    const e = await getEngine();
+    const av = values(37, 77, 'f32');
+    const a = e.tensor(av, [37]);
+    const before = e.rt.stats.uploads;
+    const got = await Promise.all([math.add(a, 3), math.sub(a, 0.5), math.mul(a, -2), math.maximum(a, 0), math.minimum(a, 1)].map((t) => t.read()));
+    expect(e.rt.stats.uploads - before).toBe(0); // no scalar uploads for float tensors
+    const refs = [(v: number) => v + 3, (v: number) => v - 0.5, (v: number) => v * -2, (v: number) => Math.max(v, 0), (v: number) => Math.min(v, 1)];
+    refs.forEach((f, k) => expect(relErr(got[k], av.map((v) => Math.fround(f(v))))).toBeLessThan(1e-7));
+    expect(Array.from(await math.div(a, 4).read())).toEqual(av.map((v) => Math.fround(v / 4)));
+    const nanMax = await math.maximum(e.tensor([NaN, -1, 2], [3]), 0).read();
+    expect(Number.isNaN(nanMax[0]) && nanMax[1] === 0 && nanMax[2] === 2).toBe(true);
+    const iv = values(37, 78, 'i32');
+    const ia = e.tensor(iv, [37], 'i32');
+    expect(Array.from(await math.add(ia, 5).read())).toEqual(iv.map((v) => v + 5));
+    expect(Array.from(await math.gt(ia, 0).read())).toEqual(iv.map((v) => (v > 0 ? 1 : 0)));
+    expect(Array.from(await math.where(math.lt(a, 0), 0, a).read())).toEqual(av.map((v) => (v < 0 ? 0 : v)));
+    const c = math.clone(a);
+    expect(c.buffer).not.toBe(a.buffer);
+    expect(Array.from(await c.read())).toEqual(av);
+  });
+});
