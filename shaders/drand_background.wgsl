@@ -6,7 +6,8 @@
 //                (counter = (point, region, 0x7A1E, octave)); Perlin: a gradient index in 0..11 per lattice point
 //                (counter = (point, region, 0x9E71, octave)).
 //   STEP_MINMAX: min and max over the whole volume of each region's texture (a workgroup per (voxel chunk, region);
-//                atomicMin / atomicMax on order-preserving u32 keys).
+//                atomicMin / atomicMax on order-preserving u32 keys); with stride > 1 over every stride-th voxel per
+//                axis only (an approximation; WRITE clamps to [0, 1]).
 //   STEP_WRITE:  out[v] = (t_r(v) - min_r) / (max_r - min_r) scale_r for r = region of v (0 when max = min);
 //                plain texture: out[v] = plain_r scale_r; RAW: out[v] = t_r(v) scale_r (not normalised).
 // Texture t_r(v) = sum_o amp[r, o] sample_o(v):
@@ -28,6 +29,7 @@ struct Params {
   grid_total: u32,
   key0: u32,
   key1: u32,
+  stride: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 #if ${HAS_SHAPES}
@@ -198,13 +200,18 @@ var<workgroup> smax: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
 #if ${STEP_MINMAX}
+  // Over the sub-lattice of every stride-th voxel per axis (stride 1: every voxel, the exact min and max).
   let r = wid.y;
+  let sd = (p.d + p.stride - 1u) / p.stride;
+  let sh = (p.h + p.stride - 1u) / p.stride;
+  let sw = (p.w + p.stride - 1u) / p.stride;
   let start = wid.x * ${CHUNK}u;
-  let stop = min(start + ${CHUNK}u, p.n);
+  let stop = min(start + ${CHUNK}u, sd * sh * sw);
   var mn = 3.4e38;
   var mx = -3.4e38;
   for (var i = start + lid; i < stop; i += ${WG}u) {
-    let t = tex_value(r, voxel(i));
+    let sv = vec3u(i / (sh * sw), (i / sw) % sh, i % sw);
+    let t = tex_value(r, sv * p.stride);
     mn = min(mn, t);
     mx = max(mx, t);
   }
@@ -254,7 +261,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let mn = value_of(mm[2u * r]);
   let mx = value_of(mm[2u * r + 1u]);
   var t = 0.0;
-  if (mx > mn) { t = (tex_value(r, v) - mn) / (mx - mn); }
+  if (mx > mn) { t = clamp((tex_value(r, v) - mn) / (mx - mn), 0.0, 1.0); }
   out[i] = t * regp[r].x;
 #endif
 #endif

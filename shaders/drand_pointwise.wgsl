@@ -65,16 +65,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let pz = legendre(coord(r / (p.h * p.w), p.d));
   let py = legendre(coord((r / p.w) % p.h, p.h));
   let px = legendre(coord(r % p.w, p.w));
-  var field = 0.0;
-  var c = 0u;
-  for (var a = 0u; a <= 3u; a++) {
-    for (var b = 0u; b <= 3u - a; b++) {
-      for (var k = 0u; k <= 3u - a - b; k++) {
-        field += coeffs[c] * pz[a] * py[b] * px[k];
-        c++;
-      }
-    }
-  }
+  // Horner-like nesting over (i, j, k) in lexicographic coefficient order, fully unrolled.
+  let f0 = py.x * (coeffs[0] * px.x + coeffs[1] * px.y + coeffs[2] * px.z + coeffs[3] * px.w)
+         + py.y * (coeffs[4] * px.x + coeffs[5] * px.y + coeffs[6] * px.z)
+         + py.z * (coeffs[7] * px.x + coeffs[8] * px.y)
+         + py.w * coeffs[9];
+  let f1 = py.x * (coeffs[10] * px.x + coeffs[11] * px.y + coeffs[12] * px.z)
+         + py.y * (coeffs[13] * px.x + coeffs[14] * px.y)
+         + py.z * coeffs[15];
+  let f2 = py.x * (coeffs[16] * px.x + coeffs[17] * px.y) + py.y * coeffs[18];
+  let field = pz.x * f0 + pz.y * f1 + pz.z * f2 + pz.w * coeffs[19];
   out[i] = v * exp(field);
 #elif ${OP_GAUSS}
   out[i] = v + p.a + p.b * normals(i).x;
@@ -97,9 +97,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     return;
   }
   let span = s.y - s.x;
-  var seg = 0u;
-  for (var q = 1u; q < p.count - 1u; q++) {
-    if (v >= points[q].x * span + s.x) { seg = q; }
+  // Segment = clamp(count(xp <= v) - 1, 0, n - 2): start from the uniform spacing of xp, then settle on exact
+  // comparisons with the scaled points (as a linear scan would).
+  let last = p.count - 2u;
+  var seg = u32(clamp(floor((v - s.x) / span * f32(p.count - 1u)), 0.0, f32(last)));
+  for (var q = 0u; q < 2u; q++) {
+    if (seg < last && v >= points[seg + 1u].x * span + s.x) { seg++; }
+    if (seg > 0u && v < points[seg].x * span + s.x) { seg--; }
   }
   let x0 = points[seg].x * span + s.x;
   let x1 = points[seg + 1u].x * span + s.x;

@@ -62,15 +62,17 @@ function textureRef(spec: BackgroundSpec, region: number): Float64Array {
               v += wt * pts[gi(az[bz], ay[by], ax[bx])];
             }
           } else {
-            const P = [z, y, x].map((c) => c * oc.freq);
-            const ci = P.map(Math.floor);
-            const fr = P.map((p, k) => p - ci[k]);
-            const fade = fr.map((t) => t * t * t * (t * (t * 6 - 15) + 10));
+            const f = oc.freq;
+            const P0 = z * f, P1 = y * f, P2 = x * f;
+            const c0 = Math.floor(P0), c1 = Math.floor(P1), c2 = Math.floor(P2);
+            const r0 = P0 - c0, r1 = P1 - c1, r2 = P2 - c2;
+            const fade = (t: number) => t * t * t * (t * (t * 6 - 15) + 10);
+            const u0 = fade(r0), u1 = fade(r1), u2 = fade(r2);
             for (let c = 0; c < 8; c++) {
-              const b = [(c >> 2) & 1, (c >> 1) & 1, c & 1];
-              const g = GRADS[pts[gi(ci[0] + b[0], ci[1] + b[1], ci[2] + b[2])]];
-              const wt = b.reduce((acc, bb, k) => acc * (bb ? fade[k] : 1 - fade[k]), 1);
-              v += wt * (g[0] * (fr[0] - b[0]) + g[1] * (fr[1] - b[1]) + g[2] * (fr[2] - b[2]));
+              const b0 = (c >> 2) & 1, b1 = (c >> 1) & 1, b2 = c & 1;
+              const g = GRADS[pts[gi(c0 + b0, c1 + b1, c2 + b2)]];
+              const wt = (b0 ? u0 : 1 - u0) * (b1 ? u1 : 1 - u1) * (b2 ? u2 : 1 - u2);
+              v += wt * (g[0] * (r0 - b0) + g[1] * (r1 - b1) + g[2] * (r2 - b2));
             }
           }
           out[(z * h + y) * w + x] += a * v;
@@ -234,6 +236,17 @@ describe('backgrounds', () => {
     });
   }
 
+  it('a normalisation stride approximates the exact min-max and stays in [0, 1]', async () => {
+    const e = await getEngine();
+    const p = sampleBackground(new ParamRng(12), shape, { geometry: 'spheres', texture: 'value' });
+    const exact = await generateBackground(e, shape, p).read();
+    const fast = await generateBackground(e, shape, p, { normStride: 2 }).read();
+    expect(fast.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(relErr(fast, exact)).toBeLessThan(0.15);
+    expect(relErr(fast, exact)).toBeGreaterThan(0);
+    expect(() => generateBackground(e, shape, p, { normStride: 0 })).toThrow(/normStride must be a positive integer/);
+  });
+
   it('samples upstream’s mix of geometries and textures', () => {
     const counts = new Map<string, number>();
     const rng = new ParamRng(5);
@@ -252,6 +265,13 @@ describe('backgrounds', () => {
     expect(counts.get('none/value')! / 400).toBeLessThan(0.5);
     const g = sampleBackground(new ParamRng(6), [16, 16, 16], { pGradient: 1, geometry: 'none', mix: [1, 0, 0, 0] });
     expect(g.texture).toBe('perlin');
+    for (const n of [16, 64, 128]) {
+      for (let i = 0; i < 20; i++) {
+        const q = sampleBackground(new ParamRng(i), [n, n, n], { texture: 'perlin' }).perlin;
+        expect(q.octaves).toBeGreaterThanOrEqual(1);
+        expect(q.frequency * q.lacunarity ** (q.octaves - 1)).toBeLessThanOrEqual(0.5 + 1e-12);
+      }
+    }
   });
 
   it('rejects inconsistent parameters with one clear line', async () => {

@@ -387,10 +387,14 @@ export function sampleVoronoiSeeds(rng: ParamRng, shape: Vec3): Vec3[] {
   return Array.from({ length: n }, () => [q(shape[0]), q(shape[1]), q(shape[2])] as Vec3);
 }
 
-/** Perlin-noise settings of one background: period U(16, 64)·min(shape)/128, 3–6 octaves, persistence U(0.35, 0.65). */
+/**
+ * Perlin-noise settings of one background: period U(16, 64)·min(shape)/128 voxels (at least 2), 3–6 octaves but none
+ * finer than 2 voxels per period (the Nyquist limit), persistence U(0.35, 0.65), lacunarity 2.
+ */
 export function samplePerlin(rng: ParamRng, shape: Vec3): PerlinParams {
-  const period = rng.uniform(16, 64) * (Math.min(...shape) / 128);
-  return { frequency: 1 / Math.max(period, 2), octaves: rng.randint(3, 6), persistence: rng.uniform(0.35, 0.65), lacunarity: 2 };
+  const frequency = 1 / Math.max(rng.uniform(16, 64) * (Math.min(...shape) / 128), 2);
+  const nyquist = Math.floor(Math.log2(0.5 / frequency) + 1e-9) + 1;
+  return { frequency, octaves: Math.max(1, Math.min(rng.randint(3, 6), nyquist)), persistence: rng.uniform(0.35, 0.65), lacunarity: 2 };
 }
 
 export interface BackgroundOptions {
