@@ -289,7 +289,10 @@ function ungzip(bytes: Uint8Array, label: string): Uint8Array {
   }
 }
 
-/** Read a .nii or .nii.gz (detected from the bytes). */
+/**
+ * Read a .nii or .nii.gz (detected from the bytes). For an uncompressed little-endian file the returned data
+ * view `input`'s memory (no copy).
+ */
 export function readNifti(input: Uint8Array, label = 'nifti'): NiftiImage {
   const b = isGzip(input) ? ungzip(input, label) : input;
   const h = readNiftiHeader(b, label);
@@ -310,13 +313,16 @@ export function readNifti(input: Uint8Array, label = 'nifti'): NiftiImage {
   }
   const nbytes = n * info.size;
   if (off + nbytes > b.length) throw new VesselError(`${label}: truncated NIfTI data ([${nx}, ${ny}, ${nz}] ${info.name} needs ${off + nbytes} bytes, have ${b.length})`);
-  const body = b.slice(off, off + nbytes);
+  // A view (no copy) when the data are little-endian and aligned, which they are in a decompressed .nii.gz
+  // (vox_offset 352 or 544); a copy otherwise.
+  const aligned = h.littleEndian && (b.byteOffset + off) % Math.max(1, info.size) === 0 && info.dtype !== undefined;
+  const body = aligned ? b.subarray(off, off + nbytes) : b.slice(off, off + nbytes);
   if (!h.littleEndian && info.size > 1) for (let i = 0; i < body.length; i += info.size) body.subarray(i, i + info.size).reverse();
   let data: NiftiData;
   let dtype: NiftiDtype;
   if (h.datatype === 1024 || h.datatype === 1280) {
     // 64-bit integers (nibabel's default for int arrays): int32 when every value fits, else float64.
-    const big = h.datatype === 1024 ? new BigInt64Array(body.buffer) : new BigUint64Array(body.buffer);
+    const big = h.datatype === 1024 ? new BigInt64Array(body.buffer, body.byteOffset, n) : new BigUint64Array(body.buffer, body.byteOffset, n);
     let fits = true;
     for (let i = 0; i < n && fits; i++) fits = big[i] >= -2147483648n && big[i] <= 2147483647n;
     data = fits ? new Int32Array(n) : new Float64Array(n);
@@ -324,7 +330,7 @@ export function readNifti(input: Uint8Array, label = 'nifti'): NiftiImage {
     dtype = fits ? 'int32' : 'float64';
   } else {
     dtype = info.dtype!;
-    data = makeTyped(dtype, body.buffer);
+    data = makeTyped(dtype, body.buffer, body.byteOffset, n);
   }
   let scaled = false;
   const slope = h.sclSlope;
@@ -341,24 +347,24 @@ export function readNifti(input: Uint8Array, label = 'nifti'): NiftiImage {
   return { header: h, shape: [nz, ny, nx], dtype, data, affine, affineSource: source, spacing: [sp(3), sp(2), sp(1)], scaled };
 }
 
-function makeTyped(dtype: NiftiDtype, buf: ArrayBufferLike): NiftiData {
+function makeTyped(dtype: NiftiDtype, buf: ArrayBufferLike, offset: number, n: number): NiftiData {
   switch (dtype) {
     case 'uint8':
-      return new Uint8Array(buf);
+      return new Uint8Array(buf, offset, n);
     case 'int8':
-      return new Int8Array(buf);
+      return new Int8Array(buf, offset, n);
     case 'int16':
-      return new Int16Array(buf);
+      return new Int16Array(buf, offset, n);
     case 'uint16':
-      return new Uint16Array(buf);
+      return new Uint16Array(buf, offset, n);
     case 'int32':
-      return new Int32Array(buf);
+      return new Int32Array(buf, offset, n);
     case 'uint32':
-      return new Uint32Array(buf);
+      return new Uint32Array(buf, offset, n);
     case 'float32':
-      return new Float32Array(buf);
+      return new Float32Array(buf, offset, n);
     case 'float64':
-      return new Float64Array(buf);
+      return new Float64Array(buf, offset, n);
   }
 }
 

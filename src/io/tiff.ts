@@ -468,7 +468,8 @@ export function readTiff(b: Uint8Array, label = 'tiff'): TiffVolume {
   const { width, height } = p0;
   const elem = p0.bps === 1 ? 1 : p0.bps / 8;
   const pageBytes = width * height * elem;
-  const outBytes = new Uint8Array(pages.length * pageBytes);
+  const data = makeData(dtype, pages.length * width * height);
+  const outBytes = new Uint8Array(data.buffer); // pages are decoded straight into the result
   for (let z = 0; z < pages.length; z++) {
     const info = z === 0 ? p0 : pageInfo(pages[z], z, label);
     if (info.width !== width || info.height !== height || info.bps !== p0.bps || info.format !== p0.format) {
@@ -518,9 +519,6 @@ export function readTiff(b: Uint8Array, label = 'tiff'): TiffVolume {
       }
     }
   }
-  const n = pages.length * width * height;
-  const data = makeData(dtype, n);
-  new Uint8Array(data.buffer).set(outBytes.subarray(0, n * data.BYTES_PER_ELEMENT));
   const desc = typeof pages[0].tags.get(270) === 'string' ? (pages[0].tags.get(270) as string) : '';
   const ij = parseImageJ(desc);
   if (ij.channels > 1 || ij.frames > 1) {
