@@ -112,6 +112,22 @@ export function geometryFromAffine(A: number[]): { direction: number[]; spacing:
 
 const IDENTITY = [1, 0, 0, 0, 1, 0, 0, 0, 1];
 
+/**
+ * Orientation codes in nibabel's convention: for array axes x, y, z, the world direction each one points
+ * towards (R/L, A/P, S/I). Identity → 'RAS'; a volume whose x and y run right-to-left and front-to-back → 'LPS'.
+ */
+export function axisCodes(direction: number[]): string {
+  const names = ['RL', 'AP', 'SI'];
+  let s = '';
+  for (let c = 0; c < 3; c++) {
+    const col = [direction[c], direction[3 + c], direction[6 + c]];
+    let best = 0;
+    for (let r = 1; r < 3; r++) if (Math.abs(col[r]) > Math.abs(col[best])) best = r;
+    s += names[best][col[best] >= 0 ? 0 : 1];
+  }
+  return s;
+}
+
 /** A volume with default geometry (identity direction, origin 0) and the given spacing. */
 export function makeVolume(data: VolumeData, shape: [number, number, number], spacing: [number, number, number] = [1, 1, 1]): Volume {
   const n = shape[0] * shape[1] * shape[2];

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync, readdirSync, writeFileSync, readFileSync, copyFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readVolume, writeVolume, makeVolume, checkFinite, castVolume, affineFrom, type Volume, type VolumeData } from '../../src/io/volume.js';
+import { readVolume, writeVolume, makeVolume, checkFinite, castVolume, affineFrom, axisCodes, type Volume, type VolumeData } from '../../src/io/volume.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { writeNpz } from '../../src/io/npz.js';
 import { VesselError } from '../../src/gpu/errors.js';
@@ -120,6 +120,8 @@ describe('geometry survives conversion between formats', () => {
     const lab = readVolume(join(process.cwd(), '../shared/data/molds/vessap_label.nii.gz'));
     expect(lab.shape).toEqual([600, 304, 325]);
     expect(lab.direction).toEqual([-1, 0, 0, 0, -1, 0, 0, 0, 1]);
+    expect(axisCodes(lab.direction)).toBe('LPS');
+    expect(axisCodes([0, 0, -1, 1, 0, 0, 0, 1, 0])).toBe('ASL'); // x→A, y→S, z→L
     const octa = readVolume(join(process.cwd(), 'test/fixtures/data/octa/OCTA-Labels.tif'));
     expect(octa.shape).toEqual([64, 128, 128]);
     expect(octa.spacing).toEqual([1, 1, 1]);
