@@ -1,13 +1,16 @@
-// The `drand` suite: GPU time of the domain-randomisation building blocks — the 3D FFT (GFLOP/s by the
-// 5 N log2 N convention), every intensity transform, every background kind — and throughput of the whole intensity
-// chain in samples per second, at --size (default 64³).
+// Suite `drand`: GPU time of the domain-randomisation building blocks at --size (default 64³): the 3D FFT (GFLOP/s by
+// the 5 N log2 N convention, and the bandwidth its passes imply), every intensity transform, every background kind,
+// and the whole intensity chain in samples per second. The ceiling is the triad bandwidth measured in the same run on
+// the same adapter: each memory-bound result carries its effective bandwidth as a fraction of it.
 import { fft, fftFlops } from '../kernels/fft.js';
+import { triad } from '../kernels/triad.js';
 import type { Engine } from '../src/engine.js';
 import { generateBackground } from '../src/data/drand/backgrounds.js';
 import {
   adjustContrast,
   applyIntensity,
   biasField,
+  clampVolume,
   gaussianNoise,
   gaussianSharpen,
   gaussianSmooth,
@@ -18,6 +21,7 @@ import {
 } from '../src/data/drand/intensity.js';
 import {
   ParamRng,
+  regionCount,
   sampleBackground,
   sampleIntensity,
   sampleIntensityAll,
@@ -26,29 +30,22 @@ import {
   type Vec3,
 } from '../src/data/drand/params.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { adapterContext, gpuTime, result, round, type GpuTiming } from './harness.js';
 import type { BenchResult, Suite, SuiteOptions } from './suite.js';
-
-/** Median GPU milliseconds per call of `fn` over `reps` timed rounds of `inner` calls each (after one warm-up). */
-async function timeMs(e: Engine, fn: () => void, reps: number, inner: number): Promise<number> {
-  e.scope(fn);
-  await e.sync();
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const ms = await e.rt.time(() => {
-      for (let i = 0; i < inner; i++) e.scope(fn);
-    });
-    times.push(ms / inner);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
 
 function randomVolume(e: Engine, shape: number[], seed: number): Tensor {
   const r = new ParamRng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const d = new Float32Array(n);
-  for (let i = 0; i < n; i++) d[i] = r.next();
+  const d = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < d.length; i++) d[i] = r.next();
   return e.tensor(d, shape);
+}
+
+/** Triad (a = b·c + d) bandwidth over buffers of `n` floats: the run's memory ceiling in GB/s. */
+async function triadCeiling(e: Engine, n: number, samples: number): Promise<number> {
+  const [a, b, c, d] = [e.empty([n]), e.full([n], 1.5), e.full([n], 2), e.full([n], 0.25)];
+  const t = await gpuTime(e, () => triad(a, b, c, d), { samples });
+  for (const x of [a, b, c, d]) x.dispose();
+  return (16 * n) / (t.medianMs * 1e6);
 }
 
 export const drandSuite: Suite = {
@@ -57,63 +54,89 @@ export const drandSuite: Suite = {
   async *run(e: Engine, opts: SuiteOptions): AsyncIterable<BenchResult> {
     const s = opts.size ?? (opts.quick ? 16 : 64);
     const shape: Vec3 = [s, s, s];
-    const reps = opts.quick ? 1 : 3;
-    const inner = opts.quick ? 1 : 3;
-    const ctx = { size: `${s}³`, adapter: `${e.gpu.info.vendor} ${e.gpu.info.device}`.trim() };
+    const n = s * s * s;
+    const samples = opts.quick ? 2 : 5;
+    const targetMs = opts.quick ? 5 : 50;
+    const time = (fn: () => void): Promise<GpuTiming> => gpuTime(e, () => e.scope(fn), { samples, targetMs });
+    const ctx = { ...adapterContext(e), size: `${s}³` };
+    const ceiling = await triadCeiling(e, Math.max(n, 1 << 20), samples);
+    yield result('drand.ceiling.triad_bandwidth', ceiling, 'GB/s', { ...ctx, floats: Math.max(n, 1 << 20) });
+    const bw = (bytes: number, ms: number) => ({ gb_per_s: round(bytes / (ms * 1e6)), ratio_to_triad: round(bytes / (ms * 1e6) / ceiling, 3) });
 
-    // FFT: a power-of-two cube and a Bluestein cube (3/4 of the size, e.g. 48³).
+    // FFT: a power-of-two cube and a Bluestein cube (3/4 of the size, e.g. 48³). Each axis pass of the power-of-two
+    // path reads and writes every complex value once (16 bytes); Bluestein moves several times more.
     const odd = Math.max(3, Math.round((s * 3) / 4));
-    for (const n of [s, (odd & (odd - 1)) === 0 ? odd + 1 : odd]) {
-      const dims = [n, n, n];
+    for (const m of [s, (odd & (odd - 1)) === 0 ? odd + 1 : odd]) {
+      const dims = [m, m, m];
       const x = randomVolume(e, [...dims, 2], 1);
-      const ms = await timeMs(e, () => fft(x), reps, inner);
+      const t = await time(() => void fft(x));
       x.dispose();
-      const pow2 = (n & (n - 1)) === 0;
-      yield { bench: `drand.fft3d.${pow2 ? 'pow2' : 'bluestein'}`, value: fftFlops(dims) / (ms * 1e6), unit: 'GFLOP/s', ms, ...ctx, size: `${n}³` };
+      const pow2 = (m & (m - 1)) === 0;
+      yield result(`drand.fft3d.${pow2 ? 'pow2' : 'bluestein'}`, fftFlops(dims) / (t.medianMs * 1e6), 'GFLOP/s', {
+        ...ctx,
+        size: `${m}³`,
+        ms: round(t.medianMs),
+        ...(pow2 ? bw(m ** 3 * (16 + 3 * 16), t.medianMs) : {}),
+        timing: t.method,
+      });
     }
 
-    // Each intensity transform with fixed, representative parameters.
+    // Each intensity transform with fixed, representative parameters; voxel-wise ones read and write 8 bytes/voxel.
     const x = randomVolume(e, shape, 2);
     const all = sampleIntensityAll(new ParamRng(3), shape);
-    const steps: [string, () => Tensor][] = [
-      ['biasField', () => biasField(x, all.biasField!)],
-      ['gaussianNoise', () => gaussianNoise(x, all.gaussianNoise!)],
-      ['kspaceSpike', () => kspaceSpike(x, all.kspaceSpike!)],
-      ['contrast', () => adjustContrast(x, all.contrast!)],
-      ['smooth', () => gaussianSmooth(x, { sigma: [1, 1, 1] })],
-      ['rician', () => ricianNoise(x, all.rician!)],
-      ['gibbs', () => gibbsNoise(x, all.gibbs!)],
-      ['sharpen', () => gaussianSharpen(x, all.sharpen!)],
-      ['histogramShift', () => histogramShift(x, all.histogramShift!)],
+    const steps: [string, () => Tensor, number][] = [
+      ['biasField', () => biasField(x, all.biasField!), 8],
+      ['gaussianNoise', () => gaussianNoise(x, all.gaussianNoise!), 8],
+      ['rician', () => ricianNoise(x, all.rician!), 8],
+      ['contrast', () => adjustContrast(x, all.contrast!), 12],
+      ['histogramShift', () => histogramShift(x, all.histogramShift!), 12],
+      ['clamp', () => clampVolume(x), 8],
+      ['smooth_sigma1', () => gaussianSmooth(x, { sigma: [1, 1, 1] }), 24],
+      ['sharpen', () => gaussianSharpen(x, all.sharpen!), 60],
+      ['kspaceSpike', () => kspaceSpike(x, all.kspaceSpike!), 0],
+      ['gibbs', () => gibbsNoise(x, all.gibbs!), 0],
     ];
-    for (const [name, fn] of steps) {
-      const ms = await timeMs(e, () => void fn(), reps, inner);
-      yield { bench: `drand.intensity.${name}`, value: ms, unit: 'ms', ...ctx };
+    for (const [name, fn, bytesPerVoxel] of steps) {
+      const t = await time(() => void fn());
+      yield result(`drand.intensity.${name}`, t.medianMs, 'ms', {
+        ...ctx,
+        ...(bytesPerVoxel ? bw(bytesPerVoxel * n, t.medianMs) : {}),
+        timing: t.method,
+      });
     }
 
-    // The whole chain: every step on, and upstream's probability gates (averaged over 8 samples).
-    const chainAll = await timeMs(e, () => void applyIntensity(x, all), reps, inner);
-    yield { bench: 'drand.chain.all_steps', value: 1000 / chainAll, unit: 'samples/s', ms: chainAll, ...ctx };
+    // The whole chain: every step on, and upstream's probability gates (averaged over 8 sampled chains).
+    const tAll = await time(() => void applyIntensity(x, all));
+    yield result('drand.chain.all_steps', 1000 / tAll.medianMs, 'samples/s', { ...ctx, ms: round(tAll.medianMs), timing: tAll.method });
     const gated = Array.from({ length: 8 }, (_, i) => sampleIntensity(new ParamRng(100 + i), shape));
-    let k = 0;
-    const chainGated = await timeMs(e, () => void applyIntensity(x, gated[k++ % gated.length]), reps, 8 * inner);
-    yield { bench: 'drand.chain.upstream_gates', value: 1000 / chainGated, unit: 'samples/s', ms: chainGated, ...ctx };
+    const tGated = await time(() => {
+      for (const p of gated) applyIntensity(x, p).dispose();
+    });
+    yield result('drand.chain.upstream_gates', 8000 / tGated.medianMs, 'samples/s', {
+      ...ctx,
+      ms: round(tGated.medianMs / 8),
+      timing: tGated.method,
+    });
     x.dispose();
 
-    // Backgrounds, one kind at a time.
-    const kinds: [GeometryKind, TextureKind][] = [
-      ['none', 'value'],
-      ['spheres', 'value'],
-      ['voronoi', 'value'],
-      ['none', 'perlin'],
-      ['voronoi', 'perlin'],
-      ['none', 'plain'],
+    // Backgrounds, one kind at a time (exact min-max normalisation; Voronoi also with a stride of 2).
+    const kinds: [GeometryKind, TextureKind, number][] = [
+      ['none', 'value', 1],
+      ['spheres', 'value', 1],
+      ['voronoi', 'value', 1],
+      ['voronoi', 'value', 2],
+      ['none', 'perlin', 1],
+      ['voronoi', 'perlin', 1],
+      ['none', 'plain', 1],
     ];
-    for (const [geometry, texture] of kinds) {
+    for (const [geometry, texture, normStride] of kinds) {
       const p = sampleBackground(new ParamRng(7), shape, { geometry, texture });
-      const regions = geometry === 'none' ? 1 : geometry === 'spheres' ? p.spheres.length + 1 : p.seeds.length;
-      const ms = await timeMs(e, () => void generateBackground(e, shape, p), reps, inner);
-      yield { bench: `drand.background.${geometry}_${texture}`, value: ms, unit: 'ms', regions, ...ctx };
+      const t = await time(() => void generateBackground(e, shape, p, { normStride }));
+      yield result(`drand.background.${geometry}_${texture}${normStride > 1 ? `_stride${normStride}` : ''}`, t.medianMs, 'ms', {
+        ...ctx,
+        regions: regionCount(p),
+        timing: t.method,
+      });
     }
   },
 };
