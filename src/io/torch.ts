@@ -332,10 +332,12 @@ export interface StateDict {
   extra: Map<unknown, unknown>;
 }
 
+/** A dict that is a state dict: tensors (or nested dicts of them) make up at least half of its values. */
 function isTensorMap(v: unknown): v is Map<unknown, unknown> {
   if (!(v instanceof Map) || v.size === 0) return false;
-  for (const x of v.values()) if (!(x instanceof TorchTensor) && !(x instanceof Map)) return false;
-  return flattenTensors(v).size > 0;
+  let n = 0;
+  for (const x of v.values()) if (x instanceof TorchTensor || (x instanceof Map && flattenTensors(x).size > 0)) n++;
+  return n > 0 && 2 * n >= v.size;
 }
 
 /**
