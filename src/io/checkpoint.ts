@@ -48,6 +48,22 @@ export function withDynunetAliases(tensors: Map<string, TensorRecord>): Map<stri
   return out;
 }
 
+/**
+ * Every key a model's state_dict has, aliases included, each alias the same record as its canonical key:
+ * from a .pt the aliases it stored; from safetensors the DynUNet rule when the keys are a DynUNet's
+ * (input_block.* and output_block.*), else the canonical keys alone.
+ */
+export function withAliases(w: LoadedWeights): Map<string, TensorRecord> {
+  if (w.aliases.size > 0) {
+    const out = new Map(w.tensors);
+    for (const [alias, canon] of w.aliases) out.set(alias, w.tensors.get(canon)!);
+    return out;
+  }
+  const keys = [...w.tensors.keys()];
+  const isDynUNet = keys.some((k) => k.startsWith('input_block.')) && keys.some((k) => k.startsWith('output_block.'));
+  return isDynUNet ? withDynunetAliases(w.tensors) : new Map(w.tensors);
+}
+
 function optimizerTensorsPath(path: string): string {
   return path.replace(/\.safetensors$/i, '') + '.optim.safetensors';
 }

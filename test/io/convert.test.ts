@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTorch, stateDict } from '../../src/io/torch.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { loadWeights, withDynunetAliases, dynunetAliasOf } from '../../src/io/checkpoint.js';
+import { loadWeights, withDynunetAliases, dynunetAliasOf, withAliases } from '../../src/io/checkpoint.js';
 import { readVolume } from '../../src/io/volume.js';
 import { readNpz } from '../../src/io/npz.js';
 
@@ -50,6 +50,11 @@ describe('vesselfm convert: checkpoints', () => {
       expect(full.get(alias)).toBe(full.get(canon));
     }
     expect(dynunetAliasOf('output_block.conv.conv.weight')).toBe(null);
+    // withAliases gives the same 180 keys from the safetensors file and from the .pt
+    const fromPt = withAliases(loadWeights(join(shared, 'dynunet_small.pt')));
+    const fromSt = withAliases(w);
+    expect([...fromPt.keys()].sort()).toEqual([...fromSt.keys()].sort());
+    expect(fromPt.size).toBe(180);
   });
   it('the released checkpoint layout: dynunet_full_keys.json maps by the same alias rule', () => {
     const file = JSON.parse(readFileSync(join(shared, 'dynunet_full_keys.json'), 'utf8')) as { params_unique: number; keys: [string, number[]][] };
