@@ -39,7 +39,7 @@ export class VesselfmSchedule implements Schedule {
 
 export class ConstantSchedule implements Schedule {
   constructor(readonly value: number) {}
-  lr(): number {
+  lr(_step = 0): number {
     return this.value;
   }
 }

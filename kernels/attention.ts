@@ -1,0 +1,123 @@
+// Flash-style attention kernels (shaders/attention.wgsl): a tiled online-softmax forward that keeps only the
+// log-sum-exp per query row, and a backward that recomputes score tiles (dQ over key tiles; dK, dV over query tiles).
+// Memory is O(B·(T + S)·(D + E)); the T×S matrix never exists.
+import source from '../shaders/attention.wgsl';
+import type { Engine } from '../src/engine.js';
+import { VesselError } from '../src/gpu/errors.js';
+import { params, type Kernel } from '../src/runtime/runtime.js';
+import { fmtShape } from '../src/tensor/shape.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { grid1D } from './util.js';
+
+/** Query rows (forward, dQ) or key rows (dK/dV) per workgroup. */
+const RQ = 4;
+const TILE = 64;
+const MAX_DIM = 384;
+
+type Stage = 'FWD' | 'DELTA' | 'DQ' | 'DKV';
+
+function kernel(e: Engine, stage: Stage, D: number, E: number): Kernel {
+  const ncd = Math.ceil(D / 64);
+  const nce = Math.ceil(E / 64);
+  return e.rt.kernel('attention', source, {
+    FWD: stage === 'FWD',
+    DELTA: stage === 'DELTA',
+    DQ: stage === 'DQ',
+    RQ,
+    NCD: ncd,
+    NCE: nce,
+    RQD: RQ * 64 * ncd,
+    RQE: RQ * 64 * nce,
+    RQT: RQ * TILE,
+    RQNCD: RQ * ncd,
+    RQNCE: RQ * nce,
+  });
+}
+
+export interface AttnDims {
+  B: number;
+  T: number;
+  S: number;
+  D: number;
+  E: number;
+}
+
+export function attentionDims(q: Tensor, k: Tensor, v: Tensor): AttnDims {
+  const desc = () => `attention: q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`;
+  if (q.rank !== 3 || k.rank !== 3 || v.rank !== 3) throw new VesselError(`${desc()}: expected [batch, tokens, channels] each`);
+  for (const t of [q, k, v]) if (t.dtype !== 'f32') throw new VesselError(`${desc()}: f32 required, got ${t.dtype}`);
+  const [B, T, D] = q.shape;
+  const [Bk, S, Dk] = k.shape;
+  const [Bv, Sv, E] = v.shape;
+  if (Bk !== B || Bv !== B) throw new VesselError(`${desc()}: batch sizes differ`);
+  if (Dk !== D) throw new VesselError(`${desc()}: q and k channels differ (${D} vs ${Dk})`);
+  if (Sv !== S) throw new VesselError(`${desc()}: k and v token counts differ (${S} vs ${Sv})`);
+  if (T === 0 || S === 0 || D === 0 || E === 0) throw new VesselError(`${desc()}: empty dimension`);
+  if (D > MAX_DIM || E > MAX_DIM) throw new VesselError(`${desc()}: channels per head must be ≤ ${MAX_DIM} (split into heads)`);
+  if (B > 65535) throw new VesselError(`${desc()}: at most 65,535 batch·heads per dispatch`);
+  return { B, T, S, D, E };
+}
+
+
+
+const pk = (T: number, S: number, D: number, E: number, scale: number) => params().u32(T).u32(S).u32(D).u32(E).f32(scale);
+
+/** O [B, T, E] and LSE [B, T]. */
+export function attentionForward(q: Tensor, k: Tensor, v: Tensor, scale: number): { o: Tensor; lse: Tensor } {
+  const { B, T, S, D, E } = attentionDims(q, k, v);
+  const e = q.engine;
+  const o = e.empty([B, T, E]);
+  const lse = e.empty([B, T]);
+  e.rt.dispatch(kernel(e, 'FWD', D, E), [q.binding(), k.binding(), v.binding(), o.binding(), lse.binding()], pk(T, S, D, E, scale), [Math.ceil(T / RQ), B, 1]);
+  return { o, lse };
+}
+
+/** dQ, dK, dV from the saved inputs, output and LSE and the output gradient dO. */
+export function attentionBackward(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  o: Tensor,
+  lse: Tensor,
+  dout: Tensor,
+  scale: number,
+  needs: readonly boolean[] = [true, true, true],
+): { dq: Tensor | null; dk: Tensor | null; dv: Tensor | null } {
+  const { B, T, S, D, E } = attentionDims(q, k, v);
+  if (dout.size !== B * T * E || dout.dtype !== 'f32') throw new VesselError(`attention backward: gradient ${fmtShape(dout.shape)} does not match the output [${B}, ${T}, ${E}]`);
+  const e = q.engine;
+  const delta = e.empty([B, T]);
+  e.rt.dispatch(kernel(e, 'DELTA', D, E), [o.binding(), dout.binding(), delta.binding()], pk(B * T, S, D, E, scale), grid1D(B * T, 64));
+  let dq: Tensor | null = null;
+  let dk: Tensor | null = null;
+  let dv: Tensor | null = null;
+  if (needs[0]) {
+    dq = e.empty([B, T, D]);
+    e.rt.dispatch(
+      kernel(e, 'DQ', D, E),
+      [q.binding(), k.binding(), v.binding(), dout.binding(), lse.binding(), delta.binding(), dq.binding()],
+      pk(T, S, D, E, scale),
+      [Math.ceil(T / RQ), B, 1],
+    );
+  }
+  if (needs[1] || needs[2]) {
+    dk = e.empty([B, S, D]);
+    dv = e.empty([B, S, E]);
+    e.rt.dispatch(
+      kernel(e, 'DKV', D, E),
+      [q.binding(), k.binding(), v.binding(), dout.binding(), lse.binding(), delta.binding(), dk.binding(), dv.binding()],
+      pk(T, S, D, E, scale),
+      [Math.ceil(S / RQ), B, 1],
+    );
+    if (!needs[1]) {
+      dk.dispose();
+      dk = null;
+    }
+    if (!needs[2]) {
+      dv.dispose();
+      dv = null;
+    }
+  }
+  delta.dispose();
+  return { dq, dk, dv };
+}
