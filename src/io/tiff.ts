@@ -575,7 +575,7 @@ export function writeTiff(data: TiffData, shape: [number, number, number], optio
   const sp = options.spacing;
   const unit = sp ? options.unit ?? 'micron' : undefined;
   let desc = `ImageJ=1.11a\nimages=${nz}\n${nz > 1 ? `slices=${nz}\n` : ''}`;
-  if (sp) desc += `unit=${unit === 'µm' ? 'micron' : unit}\nspacing=${sp[0]}\n`;
+  if (sp) desc += `unit=${unit === 'µm' || unit === 'um' ? 'micron' : unit}\nspacing=${sp[0]}\n`;
   desc += 'loop=false\n';
   const descBytes = new TextEncoder().encode(desc + '\0');
   // Layout: header | description | per page: IFD + out-of-line values | strip data (8-byte aligned)

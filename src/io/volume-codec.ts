@@ -281,7 +281,7 @@ export function encodeVolume(vol: Volume, format: VolumeFormat, options: EncodeO
         bytes: writeTiff(vol.data, vol.shape, {
           compression: options.compression ?? 'none',
           spacing: ref.spacing.every((s) => s === 1) ? undefined : ref.spacing,
-          unit: ref.source?.unit || undefined,
+          unit: spatialUnit(ref),
         }),
       };
     case 'metaimage': {
@@ -301,6 +301,16 @@ export function encodeVolume(vol: Volume, format: VolumeFormat, options: EncodeO
     case 'npz':
       return { bytes: writeNpz({ [options.array ?? 'volume']: { data: vol.data, shape: [...vol.shape] } }, { compress: options.compression !== 'none' }) };
   }
+}
+
+/** The physical unit of a volume's spacing: TIFF's ImageJ unit, NIfTI's xyzt_units, 'mm' for MetaImage (ITK). */
+export function spatialUnit(v: Volume): string | undefined {
+  const src = v.source;
+  if (!src) return undefined;
+  if (src.unit) return src.unit;
+  if (src.nifti) return ({ 1: 'm', 2: 'mm', 3: 'µm' } as Record<number, string>)[src.nifti.xyztUnits & 7];
+  if (src.format === 'metaimage') return 'mm';
+  return undefined;
 }
 
 /**

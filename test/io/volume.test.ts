@@ -114,7 +114,9 @@ describe('geometry survives conversion between formats', () => {
     expect(close(readVolume(join(dir, 'pred.mha')).affine, b.affine)).toBe(true);
     // from NIfTI to TIFF: spacing survives
     writeVolume(join(dir, 'pred.tif'), pred, a);
-    expect(close(readVolume(join(dir, 'pred.tif')).spacing, a.spacing)).toBe(true);
+    const t = readVolume(join(dir, 'pred.tif'));
+    expect(close(t.spacing, a.spacing)).toBe(true);
+    expect(t.source!.unit).toBe('mm'); // NIfTI xyzt_units: millimetres
   });
   it('reads the real VesSAP label and a TIFF pair with their stated geometry', () => {
     const lab = readVolume(join(process.cwd(), '../shared/data/molds/vessap_label.nii.gz'));
