@@ -18,7 +18,7 @@
 // scikit-image's skeletonize_3d voxel for voxel, except that scikit-image 0.19 can delete a small component
 // entirely (a 2×2×2 cube vanishes), where we keep one voxel: its skeleton can lose components, ours cannot.
 //
-// Memory: the padded image, a padded byte of state per voxel, and a work list of foreground voxels that may still be
+// Memory: one padded byte per voxel (image and bookkeeping bits), and a work list of foreground voxels that may still be
 // deletable (surface voxels at first; a voxel found not deletable leaves it until a neighbour is deleted), so the
 // full test runs only where the neighbourhood changed. No Node imports: the browser uses this module too.
 import { EULER8_LUT } from './betti.js';
@@ -172,7 +172,7 @@ export function skeletonize3d(mask: ArrayLike<number>, shape: Shape3, stats?: Sk
   const PY = Y + 2;
   const sy = PX;
   const sz = PY * PX;
-  const img = new Uint8Array((Z + 2) * sz);
+  const vox = new Uint8Array((Z + 2) * sz);
   let n = 0;
   for (let z = 0; z < Z; z++)
     for (let y = 0; y < Y; y++) {
@@ -180,34 +180,36 @@ export function skeletonize3d(mask: ArrayLike<number>, shape: Shape3, stats?: Sk
       const dst = (z + 1) * sz + (y + 1) * sy + 1;
       for (let x = 0; x < X; x++)
         if (mask[src + x] !== 0) {
-          img[dst + x] = 1;
+          vox[dst + x] = 1;
           n++;
         }
     }
   const off = new Int32Array(27);
   for (let dz = -1; dz <= 1; dz++)
     for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) off[nbBit(dz, dy, dx)] = dz * sz + dy * sy + dx;
-  // img holds only 0 and 1, so the neighbourhood word is built without branches.
+  // vox[i] bit 0: foreground; bit 1: in the work list; bit 2: known not deletable. One byte array keeps the random
+  // accesses of the image and of the bookkeeping on the same cache lines.
+  const FG = 1;
+  const LISTED = 2;
+  const KNOWN = 4;
   const gather = (i: number): number => {
     let nb = 0;
-    for (let k = 0; k < 27; k++) nb |= img[i + off[k]] << k;
+    for (let k = 0; k < 27; k++) nb |= (vox[i + off[k]] & FG) << k;
     return nb;
   };
 
   // The work list: foreground voxels that may still be deletable. Deletability depends only on the 26-neighbourhood,
   // so a voxel found not deletable leaves the list until a neighbour is deleted. Interior voxels (no background
-  // 6-neighbour) are never border points; they join when a neighbour goes. state: 1 = in the list, 2 = known not
-  // deletable (dropped at the next compaction).
-  const state = new Uint8Array(img.length);
+  // 6-neighbour) are never border points; they join when a neighbour goes.
   const list = new Int32Array(n);
   let len = 0;
   for (let z = 1; z <= Z; z++)
     for (let y = 1; y <= Y; y++)
       for (let i = z * sz + y * sy + 1, e = i + X; i < e; i++) {
-        if (img[i] === 0) continue;
-        if (img[i - 1] && img[i + 1] && img[i - sy] && img[i + sy] && img[i - sz] && img[i + sz]) continue;
+        if (vox[i] === 0) continue;
+        if (vox[i - 1] && vox[i + 1] && vox[i - sy] && vox[i + sy] && vox[i - sz] && vox[i + sz]) continue;
         list[len++] = i;
-        state[i] = 1;
+        vox[i] = FG | LISTED;
       }
 
   const candidates = new Int32Array(n);
@@ -222,9 +224,9 @@ export function skeletonize3d(mask: ArrayLike<number>, shape: Shape3, stats?: Sk
       let nc = 0;
       for (let a = 0; a < len; a++) {
         const i = list[a];
-        if (state[i] !== 1 || img[i + side] !== 0) continue;
+        if (vox[i] !== (FG | LISTED) || (vox[i + side] & FG) !== 0) continue;
         if (deletable(gather(i))) candidates[nc++] = i;
-        else state[i] = 2;
+        else vox[i] |= KNOWN;
       }
       // The list is not in scan order once voxels join it; the deletions must be.
       if (nc > 1) candidates.subarray(0, nc).sort();
@@ -233,15 +235,16 @@ export function skeletonize3d(mask: ArrayLike<number>, shape: Shape3, stats?: Sk
         const i = candidates[c];
         const nb = gather(i);
         if (eulerInvariant(nb) && oneNeighbourComponent(nb)) {
-          img[i] = 0;
+          vox[i] = LISTED; // background, dropped at compaction
           removed++;
           for (let k = 0; k < 27; k++) {
             const j = i + off[k];
-            if (img[j] === 0) continue;
-            if (state[j] === 0) list[len++] = j;
-            state[j] = 1;
+            const v = vox[j];
+            if ((v & FG) === 0) continue;
+            if ((v & LISTED) === 0) list[len++] = j;
+            vox[j] = FG | LISTED;
           }
-        } else state[i] = 2;
+        } else vox[i] |= KNOWN;
       }
       deleted += removed;
       idle = removed > 0 ? 0 : idle + 1;
@@ -249,8 +252,8 @@ export function skeletonize3d(mask: ArrayLike<number>, shape: Shape3, stats?: Sk
       let m = 0;
       for (let a = 0; a < len; a++) {
         const i = list[a];
-        if (img[i] !== 0 && state[i] === 1) list[m++] = i;
-        else state[i] = 0;
+        if (vox[i] === (FG | LISTED)) list[m++] = i;
+        else vox[i] &= FG;
       }
       len = m;
     }
@@ -259,7 +262,7 @@ export function skeletonize3d(mask: ArrayLike<number>, shape: Shape3, stats?: Sk
     for (let y = 0; y < Y; y++) {
       const src = (z + 1) * sz + (y + 1) * sy + 1;
       const dst = (z * Y + y) * X;
-      for (let x = 0; x < X; x++) out[dst + x] = img[src + x];
+      for (let x = 0; x < X; x++) out[dst + x] = vox[src + x] & FG;
     }
   if (stats) {
     stats.iterations = iterations;
