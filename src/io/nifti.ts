@@ -394,6 +394,8 @@ export interface NiftiWriteOptions {
   descrip?: string;
   /** sform/qform code when no `like` header is given (default 1, scanner anatomical) */
   xformCode?: number;
+  /** spatial unit when no `like` header is given: 'm', 'mm' (default) or 'µm' */
+  unit?: string;
 }
 
 /** Write a NIfTI-1 single file (.nii, or .nii.gz with gzip). Data are C order [nz, ny, nx]; always little-endian. */
@@ -442,7 +444,8 @@ export function writeNifti(data: NiftiData, shape: [number, number, number], opt
     q.quatern.forEach((v, i) => dv.setFloat32(256 + 4 * i, v, true));
     q.qoffset.forEach((v, i) => dv.setFloat32(268 + 4 * i, v, true));
     for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) dv.setFloat32(280 + 16 * r + 4 * c, A[4 * r + c], true);
-    out[123] = 2 | 8; // mm, s
+    const u = options.unit;
+    out[123] = (u === 'm' ? 1 : u === 'µm' || u === 'um' || u === 'micron' ? 3 : 2) | 8; // space unit | seconds
     putStr(options.descrip ?? 'vesselfm', 148, 80);
   }
   for (let i = 0; i < 8; i++) dv.setFloat32(76 + 4 * i, pixdim[i], true);

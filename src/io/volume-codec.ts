@@ -274,7 +274,9 @@ export function encodeVolume(vol: Volume, format: VolumeFormat, options: EncodeO
   switch (format) {
     case 'nifti': {
       const header = ref.source?.nifti;
-      return { bytes: writeNifti(vol.data, vol.shape, header ? { like: header, gzip: options.gzip } : { affine: ref.affine, gzip: options.gzip }) };
+      return {
+        bytes: writeNifti(vol.data, vol.shape, header ? { like: header, gzip: options.gzip } : { affine: ref.affine, gzip: options.gzip, unit: spatialUnit(ref) }),
+      };
     }
     case 'tiff':
       return {

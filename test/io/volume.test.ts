@@ -117,6 +117,12 @@ describe('geometry survives conversion between formats', () => {
     const t = readVolume(join(dir, 'pred.tif'));
     expect(close(t.spacing, a.spacing)).toBe(true);
     expect(t.source!.unit).toBe('mm'); // NIfTI xyzt_units: millimetres
+    // and a calibrated TIFF (µm) written as NIfTI says micrometres
+    writeVolume(join(dir, 'um.tif'), makeVolume(new Uint8Array(8), [2, 2, 2], [2, 0.5, 0.5]));
+    const um = readVolume(join(dir, 'um.tif'));
+    expect(um.source!.unit).toBe('µm');
+    writeVolume(join(dir, 'um.nii'), um);
+    expect(readVolume(join(dir, 'um.nii')).source!.nifti!.xyztUnits & 7).toBe(3);
   });
   it('reads the real VesSAP label and a TIFF pair with their stated geometry', () => {
     const lab = readVolume(join(process.cwd(), '../shared/data/molds/vessap_label.nii.gz'));
