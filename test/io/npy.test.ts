@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { readNpy, writeNpy, halfToFloat, floatToHalf, npyScalar, type NpyArray, type NpyDtype } from '../../src/io/npy.js';
 import { readNpz, writeNpz, readNpzArray, listNpz } from '../../src/io/npz.js';
 import { readZip, writeZip } from '../../src/io/zip.js';
+import * as zipCrc from '../../src/io/zip.js';
 import { VesselError } from '../../src/gpu/errors.js';
 
 const dir = join(process.cwd(), 'test/fixtures/npy');
@@ -258,5 +259,81 @@ describe('CRC-32', () => {
     const big = Uint8Array.from({ length: 100003 }, (_, i) => (i * 2654435761) >>> 24);
     expect(crc32Js(big)).toBe(crc32(big));
     expect(crc32Js(big.subarray(5000), crc32Js(big.subarray(0, 5000)))).toBe(crc32Js(big));
+  });
+});
+
+describe('ZIP64 archives', () => {
+  it('reads a ZIP64 directory (all sizes and offsets in the extended records)', () => {
+    const payload = writeNpy({ data: Float32Array.from([1.5, -2, 3]), shape: [3] });
+    const name = new TextEncoder().encode('x.npy');
+    const { crc32Js } = zipCrc;
+    const crc = crc32Js(payload);
+    const parts: Uint8Array[] = [];
+    // local header: sizes 0xFFFFFFFF + ZIP64 extra (size, csize)
+    const local = new Uint8Array(30 + name.length + 20);
+    let dv = new DataView(local.buffer);
+    dv.setUint32(0, 0x04034b50, true);
+    dv.setUint16(4, 45, true);
+    dv.setUint32(14, crc, true);
+    dv.setUint32(18, 0xffffffff, true);
+    dv.setUint32(22, 0xffffffff, true);
+    dv.setUint16(26, name.length, true);
+    dv.setUint16(28, 20, true);
+    local.set(name, 30);
+    dv.setUint16(30 + name.length, 1, true);
+    dv.setUint16(32 + name.length, 16, true);
+    dv.setBigUint64(34 + name.length, BigInt(payload.length), true);
+    dv.setBigUint64(42 + name.length, BigInt(payload.length), true);
+    parts.push(local, payload);
+    const cdOffset = local.length + payload.length;
+    const cd = new Uint8Array(46 + name.length + 28);
+    dv = new DataView(cd.buffer);
+    dv.setUint32(0, 0x02014b50, true);
+    dv.setUint16(4, 45, true);
+    dv.setUint16(6, 45, true);
+    dv.setUint32(16, crc, true);
+    dv.setUint32(20, 0xffffffff, true);
+    dv.setUint32(24, 0xffffffff, true);
+    dv.setUint16(28, name.length, true);
+    dv.setUint16(30, 28, true);
+    dv.setUint32(42, 0xffffffff, true);
+    cd.set(name, 46);
+    const e = 46 + name.length;
+    dv.setUint16(e, 1, true);
+    dv.setUint16(e + 2, 24, true);
+    dv.setBigUint64(e + 4, BigInt(payload.length), true); // size
+    dv.setBigUint64(e + 12, BigInt(payload.length), true); // compressed size
+    dv.setBigUint64(e + 20, 0n, true); // local header offset
+    parts.push(cd);
+    const z64At = cdOffset + cd.length;
+    const z64 = new Uint8Array(56);
+    dv = new DataView(z64.buffer);
+    dv.setUint32(0, 0x06064b50, true);
+    dv.setBigUint64(4, 44n, true);
+    dv.setBigUint64(24, 1n, true);
+    dv.setBigUint64(32, 1n, true);
+    dv.setBigUint64(40, BigInt(cd.length), true);
+    dv.setBigUint64(48, BigInt(cdOffset), true);
+    const loc = new Uint8Array(20);
+    dv = new DataView(loc.buffer);
+    dv.setUint32(0, 0x07064b50, true);
+    dv.setBigUint64(8, BigInt(z64At), true);
+    dv.setUint32(16, 1, true);
+    const eocd = new Uint8Array(22);
+    dv = new DataView(eocd.buffer);
+    dv.setUint32(0, 0x06054b50, true);
+    dv.setUint16(8, 0xffff, true);
+    dv.setUint16(10, 0xffff, true);
+    dv.setUint32(12, 0xffffffff, true);
+    dv.setUint32(16, 0xffffffff, true);
+    parts.push(z64, loc, eocd);
+    const all = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+    let p = 0;
+    for (const part of parts) {
+      all.set(part, p);
+      p += part.length;
+    }
+    const m = readNpz(all, 'z64.npz');
+    expect(Array.from(m.get('x')!.data as Float32Array)).toEqual([1.5, -2, 3]);
   });
 });
