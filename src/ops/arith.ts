@@ -1,0 +1,90 @@
+// Differentiable broadcast arithmetic (NumPy broadcasting) on the elementwise kernels; gradients of broadcast
+// operands are summed back to their shapes with the reduction kernels.
+import { reduce } from '../../kernels/reduce.js';
+import { needsGrad, record, save } from '../autograd/tape.js';
+import { VesselError } from '../gpu/errors.js';
+import type { DType } from '../tensor/dtype.js';
+import { fmtShape, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
+import * as m from '../tensor/math.js';
+import { Tensor } from '../tensor/tensor.js';
+
+export type Operand = Tensor | number;
+
+/** Sum `g` (a broadcast result) down to `shape`. Consumes nothing; returns a new tensor (or a view when no sum is needed). */
+export function sumToShape(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g.reshape(shape);
+  const lead = g.rank - shape.length;
+  if (lead < 0) throw new VesselError(`sumToShape: gradient ${fmtShape(g.shape)} has lower rank than ${fmtShape(shape)}`);
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  if (axes.length === 0) return g.reshape(shape);
+  const s = reduce('sum', g, { axes });
+  if (sizeOf(s.shape) !== sizeOf(shape)) throw new VesselError(`Internal: sum of ${fmtShape(g.shape)} over ${axes} is ${fmtShape(s.shape)}, not ${fmtShape(shape)}`);
+  const r = s.reshape(shape);
+  s.dispose();
+  return r;
+}
+
+function owned(t: Tensor, shape: Shape): Tensor {
+  const r = sumToShape(t, shape);
+  t.dispose();
+  return r;
+}
+
+const isT = (x: Operand): x is Tensor => x instanceof Tensor;
+
+export function add(a: Tensor, b: Operand): Tensor {
+  const y = m.add(a, b);
+  const bt = isT(b) ? b : null;
+  if (!needsGrad(a, bt)) return y;
+  const [sa, sb] = [a.shape, bt?.shape ?? []];
+  record('add', [a, bt], [y], [], ([gy], needs) => [needs[0] ? sumToShape(gy!, sa) : null, needs[1] ? sumToShape(gy!, sb) : null]);
+  return y;
+}
+
+export function sub(a: Tensor, b: Operand): Tensor {
+  const y = m.sub(a, b);
+  const bt = isT(b) ? b : null;
+  if (!needsGrad(a, bt)) return y;
+  const [sa, sb] = [a.shape, bt?.shape ?? []];
+  record('sub', [a, bt], [y], [], ([gy], needs) => [
+    needs[0] ? sumToShape(gy!, sa) : null,
+    needs[1] ? owned(m.mul(gy!, -1), sb) : null,
+  ]);
+  return y;
+}
+
+export function mul(a: Tensor, b: Operand): Tensor {
+  const y = m.mul(a, b);
+  const bt = isT(b) ? b : null;
+  if (!needsGrad(a, bt)) return y;
+  const as = bt?.requiresGrad ? save(a) : null;
+  const bs = a.requiresGrad ? (bt ? save(bt) : null) : null;
+  const [sa, sb] = [a.shape, bt?.shape ?? []];
+  record('mul', [a, bt], [y], [as, bs].filter((t): t is Tensor => t !== null), ([gy], needs) => [
+    needs[0] ? owned(m.mul(gy!, bs ?? b), sa) : null,
+    needs[1] ? owned(m.mul(gy!, as!), sb) : null,
+  ]);
+  return y;
+}
+
+/** A view with another shape (differentiable). */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const y = x.reshape(shape);
+  if (!needsGrad(x)) return y;
+  const s = x.shape;
+  record('reshape', [x], [y], [], ([gy]) => [gy!.reshape(s)]);
+  return y;
+}
+
+/** Convert to another float dtype (f32 ↔ f16); the gradient converts back. */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return reshape(x, x.shape);
+  const y = m.cast(x, dtype);
+  if (!needsGrad(x)) return y;
+  const from = x.dtype;
+  record('cast', [x], [y], [], ([gy]) => [m.cast(gy!, from)]);
+  return y;
+}
