@@ -15,3 +15,8 @@ export type { Betti, BettiErrors } from './eval/betti.js';
 export { labelComponents, countComponents, removeSmallObjects } from './eval/components.js';
 export { percentile, percentiles, percentileScale } from './eval/percentile.js';
 export type { PercentileScaling } from './eval/percentile.js';
+// Autograd, differentiable ops, modules and optimizers.
+export * as autograd from './autograd/index.js';
+export * as ops from './ops/index.js';
+export * as nn from './nn/index.js';
+export * as optim from './nn/optim/index.js';
