@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backward, checkpoint, noGrad, zeroGrad, assertFinite } from '../../src/autograd/index.js';
 import { leakyRelu, sigmoid, silu } from '../../src/ops/activation.js';
+import { groupNorm } from '../../src/ops/norm.js';
 import { getEngine, randArray, relErr } from '../helpers.js';
 import { leaf, sigmoid64 } from '../ops/ref.js';
 
@@ -99,6 +100,27 @@ describe('autograd tape', () => {
     const ck = await run(true);
     expect(relErr(ck.g, plain.g)).toBe(0);
     expect(ck.peak).toBeLessThan(plain.peak / 2);
+  });
+
+  it('checkpointing reaches parameters used inside the block, even when its input needs no gradient', async () => {
+    const e = await getEngine();
+    const C = 4;
+    const xs = randArray(2 * C * 30, 8, -2, 2);
+    const gs = randArray(2 * C * 30, 9);
+    const run = async (ckpt: boolean) => {
+      const w = leaf(e, randArray(C, 10, 0.5, 1.5), [C]);
+      const b = leaf(e, randArray(C, 11), [C]);
+      const x = e.tensor(xs, [2, C, 30]);
+      const block = (t: import('../../src/tensor/tensor.js').Tensor) => silu(groupNorm(t, 2, w, b));
+      e.scope(() => backward(ckpt ? checkpoint(block, [x]) : block(x), e.tensor(gs, [2, C, 30])));
+      const r = [Float32Array.from(await w.grad!.read()), Float32Array.from(await b.grad!.read())];
+      for (const t of [w, b, x, w.grad!, b.grad!]) t.dispose();
+      return r;
+    };
+    const [pw, pb] = await run(false);
+    const [cw, cb] = await run(true);
+    expect(relErr(cw, pw)).toBe(0);
+    expect(relErr(cb, pb)).toBe(0);
   });
 
   it('names the step and the tensor when the loss is not finite', async () => {
