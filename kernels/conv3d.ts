@@ -9,10 +9,16 @@
 //   bias gradient    shaders/conv3d_bias.wgsl    + conv3d_reduce.wgsl
 //   weight repack    shaders/conv3d_pack.wgsl    [in-role][tap][out-role padded] so weight loads are vec4
 //
-// Variants (chosen per shape by kernels/autotune.ts, or forced by name): register tiles of TM output channels
-// x TN output voxels along x ("reg4x4", "reg8x4", "reg4x8", "reg8x8"); no workgroup memory, so they suit
-// CPU-like adapters where barriers are expensive, and every invocation of a workgroup shares its weight loads.
+// Forward / input-gradient variants (chosen per shape by kernels/autotune.ts, or forced by name):
+//   reg4x4 … reg8x8  shaders/conv3d.wgsl: register tiles of TM output channels x TN positions along x, no
+//                    workgroup memory (CPU-like adapters, where barriers are expensive); every invocation of a
+//                    workgroup shares its weight loads
+//   tiled64          shaders/conv3d_tiled.wgsl: 64x64 blocks staged in workgroup memory (real GPUs)
+//   sgk4/8/16        shaders/conv3d_sgk.wgsl: register tiles with K split over subgroup lanes (needs subgroups;
+//                    deep layers with few positions and many channels)
 import convSource from '../shaders/conv3d.wgsl';
+import tiledSource from '../shaders/conv3d_tiled.wgsl';
+import sgkSource from '../shaders/conv3d_sgk.wgsl';
 import packSource from '../shaders/conv3d_pack.wgsl';
 import wgradSource from '../shaders/conv3d_wgrad.wgsl';
 import reduceSource from '../shaders/conv3d_reduce.wgsl';
@@ -23,6 +29,7 @@ import { params } from '../src/runtime/runtime.js';
 import { fmtShape, type Shape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { choose, sizeBucket, tune, type Candidate } from './autotune.js';
+import { isCpuAdapter } from './matmul.js';
 import { grid1D, MAX_GROUPS } from './util.js';
 
 export type Triple = [number, number, number];
@@ -105,8 +112,14 @@ function sameShape(a: Shape, b: Shape): boolean {
 // Variants
 
 export interface DirectConfig {
+  /**
+   * reg: register tile, no workgroup memory. tiled: 64×64 blocks staged in workgroup memory (real GPUs).
+   * sgk: register tile with K split over `ks` subgroup lanes (deep layers: few positions, many channels).
+   */
+  kind: 'reg' | 'tiled' | 'sgk';
   tm: 4 | 8;
   tn: 4 | 8;
+  ks?: number;
 }
 
 export interface WgradConfig {
@@ -116,12 +129,30 @@ export interface WgradConfig {
   split: number;
 }
 
+/** Every forward / input-gradient variant; directVariants() says which this adapter can run. */
 export const DIRECT_VARIANTS: Candidate<DirectConfig>[] = [
-  { name: 'reg4x4', config: { tm: 4, tn: 4 } },
-  { name: 'reg8x4', config: { tm: 8, tn: 4 } },
-  { name: 'reg4x8', config: { tm: 4, tn: 8 } },
-  { name: 'reg8x8', config: { tm: 8, tn: 8 } },
+  { name: 'reg4x4', config: { kind: 'reg', tm: 4, tn: 4 } },
+  { name: 'reg8x4', config: { kind: 'reg', tm: 8, tn: 4 } },
+  { name: 'reg4x8', config: { kind: 'reg', tm: 4, tn: 8 } },
+  { name: 'reg8x8', config: { kind: 'reg', tm: 8, tn: 8 } },
+  { name: 'tiled64', config: { kind: 'tiled', tm: 4, tn: 4 } },
+  { name: 'sgk4', config: { kind: 'sgk', tm: 8, tn: 4, ks: 4 } },
+  { name: 'sgk8', config: { kind: 'sgk', tm: 8, tn: 4, ks: 8 } },
+  { name: 'sgk16', config: { kind: 'sgk', tm: 8, tn: 4, ks: 16 } },
 ];
+
+/** The variants this adapter can run: sgk needs subgroups at least ks wide. */
+export function directVariants(e: Engine): Candidate<DirectConfig>[] {
+  const g = e.gpu;
+  const minSg = g.info.subgroupMinSize ?? 0;
+  return DIRECT_VARIANTS.filter((v) => v.config.kind !== 'sgk' || (g.hasSubgroups && minSg >= (v.config.ks ?? 0)));
+}
+
+/** The variants the autotuner times: on CPU adapters the workgroup-memory kernel is skipped (barriers are slow). */
+export function directCandidates(e: Engine): Candidate<DirectConfig>[] {
+  const cpu = isCpuAdapter(e.gpu);
+  return directVariants(e).filter((v) => !(cpu && v.config.kind === 'tiled'));
+}
 
 export const WGRAD_VARIANTS: Candidate<WgradConfig>[] = [
   { name: 'w4x4', config: { tm: 4, tn: 4, split: 1 } },
@@ -131,7 +162,13 @@ export const WGRAD_VARIANTS: Candidate<WgradConfig>[] = [
   { name: 'w8x4s4', config: { tm: 8, tn: 4, split: 4 } },
 ];
 
-function directDefault(outC: number, gw: number): string {
+export function directDefault(e: Engine, outC: number, gw: number, positions: number): string {
+  if (!isCpuAdapter(e.gpu)) {
+    // Few output positions (deep levels): split K over subgroup lanes to fill the GPU; else big tiles.
+    const sg = directVariants(e).filter((v) => v.config.kind === 'sgk').pop();
+    if (positions <= 4096 && sg) return sg.name;
+    if (positions >= 4096 && outC >= 32) return 'tiled64';
+  }
   const tm = outC >= 8 ? 8 : 4;
   const tn = gw >= 16 ? 8 : 4;
   return `reg${tm}x${tn}`;
@@ -203,28 +240,17 @@ function direct(
   const O = dst.shape.slice(2);
   const [az, ay, axx] = ax;
   if (az.G === 0 || ay.G === 0 || axx.G === 0) return;
-  const tm = cfg.tm;
-  const tn = cfg.tn;
+  const tiled = cfg.kind === 'tiled';
+  const tm = tiled ? 64 : cfg.tm;
+  const tn = tiled ? 4 : cfg.tn;
   const nCob = Math.ceil(outC / tm);
   const gwb = Math.ceil(axx.G / tn);
-  const cells = az.G * ay.G * gwb;
-  const [gx, gy] = grid1D(cells, WG);
+  const nPos = az.G * ay.G * axx.G;
+  const ntVol = az.nt * ay.nt * axx.nt;
   const gz = N * nCob;
   if (gz > MAX_GROUPS) throw new VesselError(`conv3d: batch ${N} × ${nCob} channel blocks exceeds ${MAX_GROUPS} workgroups`);
-  const kx = axx.nt;
-  const defines = {
-    WG,
-    TM4: tm / 4,
-    TN: tn,
-    SX: axx.S,
-    KX: kx,
-    ROW: (tn - 1) * axx.S + kx,
-    ACC: (tm / 4) * tn,
-    HAS_BIAS: bias !== null,
-  };
-  const kern = rt.kernel('conv3d', convSource, defines);
   const u = params()
-    .u32(inC).u32(outC).u32(Math.ceil(outC / tm) * (tm / 4)).u32(nCob)
+    .u32(inC).u32(outC).u32(nCob * (tm / 4)).u32(nCob)
     .u32(I[0]).u32(I[1]).u32(I[2])
     .u32(O[0]).u32(O[1]).u32(O[2])
     .u32(az.G).u32(ay.G).u32(axx.G).u32(gwb)
@@ -235,8 +261,37 @@ function direct(
     .u32(az.nt).u32(ay.nt)
     .u32(az.OS).u32(ay.OS).u32(axx.OS)
     .u32(az.R).u32(ay.R).u32(axx.R)
-    .u32(k[1]).u32(k[2]).u32(k[0] * k[1] * k[2]);
+    .u32(k[1]).u32(k[2]).u32(k[0] * k[1] * k[2])
+    .u32(axx.S).u32(axx.nt).u32(ay.nt * axx.nt).u32(ntVol).u32(inC * ntVol).u32(nPos);
   const bufs = bias ? [src.binding(), packed.binding(), bias.binding(), dst.binding()] : [src.binding(), packed.binding(), dst.binding()];
+  if (tiled) {
+    const kern = rt.kernel('conv3d_tiled', tiledSource, { HAS_BIAS: bias !== null });
+    const [gx, gy] = grid1D(nPos, 64);
+    rt.dispatch(kern, bufs, u, [gx, gy, gz]);
+    return;
+  }
+  const kx = axx.nt;
+  const defines: Record<string, number | boolean> = {
+    WG,
+    TM4: tm / 4,
+    TN: tn,
+    SX: axx.S,
+    KX: kx,
+    ROW: (tn - 1) * axx.S + kx,
+    ACC: (tm / 4) * tn,
+    HAS_BIAS: bias !== null,
+  };
+  const cells = az.G * ay.G * gwb;
+  if (cfg.kind === 'sgk') {
+    const ks = cfg.ks ?? 8;
+    defines.KS = ks;
+    const kern = rt.kernel('conv3d_sgk', sgkSource, defines);
+    const [gx, gy] = grid1D(cells, WG / ks);
+    rt.dispatch(kern, bufs, u, [gx, gy, gz]);
+    return;
+  }
+  const kern = rt.kernel('conv3d', convSource, defines);
+  const [gx, gy] = grid1D(cells, WG);
   rt.dispatch(kern, bufs, u, [gx, gy, gz]);
 }
 
@@ -270,7 +325,7 @@ export function conv3dForwardWith(x: Tensor, w: Tensor, bias: Tensor | null, opt
   const g = conv3dGeometry(x.shape, w.shape, opts, op);
   validateBias(bias, g.co, op);
   const e = x.engine;
-  const packed = packWeight(w, 'fwd', cfg.tm);
+  const packed = packWeight(w, 'fwd', cfg.kind === 'tiled' ? 64 : cfg.tm);
   const y = e.empty([g.n, g.co, ...g.out]);
   direct(x, packed, bias, y, g.ci, g.co, g.k, forwardPlan(g), cfg);
   packed.dispose();
@@ -291,7 +346,7 @@ export function conv3dBackwardInputWith(dy: Tensor, w: Tensor, xShape: Shape, op
   }
   validateBias(outBias, g.ci, op);
   const e = dy.engine;
-  const packed = packWeight(w, 'dgrad', cfg.tm);
+  const packed = packWeight(w, 'dgrad', cfg.kind === 'tiled' ? 64 : cfg.tm);
   const dx = e.empty([...xShape]);
   for (let rz = 0; rz < g.s[0]; rz++)
     for (let ry = 0; ry < g.s[1]; ry++)
@@ -334,10 +389,13 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
   const lanes = g.ci * g.k[0] * g.k[1];
   const nob = Math.ceil(g.co / cfg.tm);
   const rows = g.n * g.out[0] * g.out[1];
-  let chunks = wgradChunks(g, cfg, lanes, nob);
-  const perChunk = Math.ceil(rows / chunks);
-  chunks = Math.ceil(rows / perChunk);
-  const gx = Math.ceil(lanes / WG);
+  // Fewer lanes than a workgroup: `sets` copies of the lanes per workgroup, each on its own K chunk.
+  const sets = Math.max(1, Math.min(Math.floor(WG / lanes), rows));
+  let groupsY = Math.ceil(wgradChunks(g, cfg, lanes, nob) / sets);
+  const perChunk = Math.ceil(rows / (groupsY * sets));
+  groupsY = Math.ceil(rows / (perChunk * sets));
+  const chunks = groupsY * sets;
+  const gx = Math.ceil((lanes * sets) / WG);
   if (gx > MAX_GROUPS || nob > MAX_GROUPS) throw new VesselError(`${op}: weight ${fmtShape(wShape)} is too large for one dispatch`);
   const dw = e.empty([...wShape]);
   const part = chunks > 1 ? e.empty([chunks * wElems]) : dw;
@@ -349,8 +407,8 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
     .u32(g.in[0]).u32(g.in[1]).u32(g.in[2])
     .u32(g.s[0]).u32(g.s[1])
     .i32(g.p[0]).i32(g.p[1]).i32(g.p[2])
-    .u32(g.k[0]).u32(g.k[1]).u32(kvol).u32(lanes);
-  rt.dispatch(kern, [dy.binding(), x.binding(), part.binding()], u, [gx, chunks, nob]);
+    .u32(g.k[0]).u32(g.k[1]).u32(kvol).u32(lanes).u32(sets);
+  rt.dispatch(kern, [dy.binding(), x.binding(), part.binding()], u, [gx, groupsY, nob]);
   if (chunks > 1) {
     reduceChunks(part, dw, wElems, chunks);
     part.dispose();
@@ -391,10 +449,15 @@ export function conv3dBackwardBias(dy: Tensor): Tensor {
 // ------------------------------------------------------------------------------------------------------------
 // Public entry points: tuned variant if known, else the heuristic default.
 
-function pickDirect(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad'): DirectConfig {
+function directHeuristic(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad'): string {
   const outC = what === 'fwd' ? g.co : g.ci;
   const gw = what === 'fwd' ? g.out[2] : Math.ceil(g.in[2] / g.s[2]);
-  return choose(e, `conv3d.${what}`, shapeClass(g, what), DIRECT_VARIANTS, directDefault(outC, gw)).config;
+  const pos = what === 'fwd' ? g.n * g.out[0] * g.out[1] * g.out[2] : g.n * g.in[0] * g.in[1] * g.in[2];
+  return directDefault(e, outC, gw, pos);
+}
+
+function pickDirect(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad'): DirectConfig {
+  return choose(e, `conv3d.${what}`, shapeClass(g, what), directVariants(e), directHeuristic(e, g, what)).config;
 }
 
 /** y = conv3d(x, w) + bias. x (N, Cin, D, H, W), w (Cout, Cin, kD, kH, kW), bias (Cout) or null. */
@@ -426,10 +489,10 @@ export async function tuneConv3d(e: Engine, xShape: Shape, wShape: Shape, opts: 
   const w = e.full([...wShape], 0.25);
   const dy = e.full([g.n, g.co, ...g.out], 0.5);
   try {
-    const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd'), DIRECT_VARIANTS, directDefault(g.co, g.out[2]), (c) => {
+    const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd'), directCandidates(e), directHeuristic(e, g, 'fwd'), (c) => {
       conv3dForwardWith(x, w, null, opts, c.config);
     });
-    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad'), DIRECT_VARIANTS, directDefault(g.ci, Math.ceil(g.in[2] / g.s[2])), (c) => {
+    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad'), directCandidates(e), directHeuristic(e, g, 'dgrad'), (c) => {
       conv3dBackwardInputWith(dy, w, xShape, opts, c.config);
     });
     const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad'), WGRAD_VARIANTS, wgradDefault(g.co), (c) => {

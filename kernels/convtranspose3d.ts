@@ -17,7 +17,9 @@ import {
   conv3dBackwardWeightWith,
   conv3dForwardWith,
   conv3dGeometry,
-  DIRECT_VARIANTS,
+  directCandidates,
+  directDefault,
+  directVariants,
   triple,
   WGRAD_VARIANTS,
   type ConvGeometry,
@@ -83,8 +85,16 @@ function cls(g: TGeometry, what: string, xShape: Shape): string {
   return `T${what}:ci${xShape[1]}:co${g.outShape[1]}:k${g.conv.k.join('')}:s${g.s.join('')}:v${sizeBucket(vox)}`;
 }
 
-function directPick(e: Engine, kernel: string, shapeClass: string, outC: number) {
-  return choose(e, kernel, shapeClass, DIRECT_VARIANTS, outC >= 8 ? 'reg8x4' : 'reg4x4').config;
+/** Heuristic variant for the forward (a conv input gradient over x) and input gradient (a conv forward over dy). */
+function heuristic(e: Engine, g: TGeometry, xShape: Shape, what: 'fwd' | 'dgrad'): string {
+  const sp = what === 'fwd' ? g.outShape.slice(2) : xShape.slice(2);
+  const outC = what === 'fwd' ? g.outShape[1] : xShape[1];
+  const gw = what === 'fwd' ? xShape[4] : sp[2];
+  return directDefault(e, outC, gw, xShape[0] * sp[0] * sp[1] * sp[2]);
+}
+
+function directPick(e: Engine, kernel: string, shapeClass: string, fallback: string) {
+  return choose(e, kernel, shapeClass, directVariants(e), fallback).config;
 }
 
 /** y = convTranspose3d(x, w) + bias. x (N, Cin, D, H, W), w (Cin, Cout, kD, kH, kW), bias (Cout) or null. */
@@ -93,7 +103,7 @@ export function convTranspose3dForward(x: Tensor, w: Tensor, bias: Tensor | null
   checkF32(x, 'input', op);
   checkF32(w, 'weight', op);
   const g = geometry(x.shape, w.shape, opts, op);
-  const cfg = directPick(x.engine, 'convT3d.fwd', cls(g, 'fwd', x.shape), g.outShape[1]);
+  const cfg = directPick(x.engine, 'convT3d.fwd', cls(g, 'fwd', x.shape), heuristic(x.engine, g, x.shape, 'fwd'));
   // The adjoint conv's weight (out = Cin, in = Cout) is w itself; conv3dBackwardInput reads W as (out, in, …).
   return conv3dBackwardInputWith(x, w, g.outShape, { stride: g.s, padding: g.p }, cfg, bias, op);
 }
@@ -107,7 +117,7 @@ export function convTranspose3dBackwardInput(dy: Tensor, w: Tensor, xShape: Shap
   if (dy.shape.length !== 5 || dy.shape.some((v, i) => v !== g.outShape[i])) {
     throw new VesselError(`${op}: dy ${fmtShape(dy.shape)} does not match the output shape ${fmtShape(g.outShape)} of input ${fmtShape(xShape)} and weight ${fmtShape(w.shape)}`);
   }
-  const cfg = directPick(dy.engine, 'convT3d.dgrad', cls(g, 'dgrad', xShape), xShape[1]);
+  const cfg = directPick(dy.engine, 'convT3d.dgrad', cls(g, 'dgrad', xShape), heuristic(dy.engine, g, xShape, 'dgrad'));
   return conv3dForwardWith(dy, w, null, { stride: g.s, padding: g.p }, cfg);
 }
 
@@ -139,10 +149,10 @@ export async function tuneConvTranspose3d(e: Engine, xShape: Shape, wShape: Shap
   const dy = e.full(g.outShape, 0.5);
   const co = { stride: g.s, padding: g.p };
   try {
-    const f = await tune(e, 'convT3d.fwd', cls(g, 'fwd', xShape), DIRECT_VARIANTS, g.outShape[1] >= 8 ? 'reg8x4' : 'reg4x4', (c) => {
+    const f = await tune(e, 'convT3d.fwd', cls(g, 'fwd', xShape), directCandidates(e), heuristic(e, g, xShape, 'fwd'), (c) => {
       conv3dBackwardInputWith(x, w, g.outShape, co, c.config, null);
     });
-    const d = await tune(e, 'convT3d.dgrad', cls(g, 'dgrad', xShape), DIRECT_VARIANTS, xShape[1] >= 8 ? 'reg8x4' : 'reg4x4', (c) => {
+    const d = await tune(e, 'convT3d.dgrad', cls(g, 'dgrad', xShape), directCandidates(e), heuristic(e, g, xShape, 'dgrad'), (c) => {
       conv3dForwardWith(dy, w, null, co, c.config);
     });
     const wg = await tune(e, 'convT3d.wgrad', cls(g, 'wgrad', xShape), WGRAD_VARIANTS, wShape[0] >= 8 ? 'w8x4' : 'w4x4', (c) => {

@@ -4,14 +4,16 @@
 // TM output channels x one (input channel, a, b) x all KX taps along x; the invocations of a workgroup share the
 // output-channel block and the K range, so every dy load is uniform across the workgroup. The K range (rows of
 // output voxels) is split over workgroups (wid.y = chunk); each chunk writes its own partial sums and a second
-// pass (conv3d_reduce.wgsl) adds the chunks in a fixed order: deterministic, no atomics.
+// pass (conv3d_reduce.wgsl) adds the chunks in a fixed order: deterministic, no atomics. When there are fewer
+// (input channel, a, b) lanes than a workgroup holds (Cin = 1, 1x1x1 kernels), the workgroup carries `sets`
+// copies of the lanes, each on its own K chunk, so no invocation idles.
 struct Params {
   co: u32, ci: u32, n_rows: u32, rows_per_chunk: u32,
   o_d: u32, o_h: u32, o_w: u32,
   i_d: u32, i_h: u32, i_w: u32,
   s_d: u32, s_h: u32,
   p_d: i32, p_h: i32, p_w: i32,
-  k_d: u32, k_h: u32, k_vol: u32, n_lanes: u32,
+  k_d: u32, k_h: u32, k_vol: u32, n_lanes: u32, sets: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -27,9 +29,11 @@ const ROW: u32 = ${ROW}u;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let lane = wid.x * ${WG}u + lid;
-  if (lane >= p.n_lanes) { return; }
-  let chunk = wid.y;
+  let flat = wid.x * ${WG}u + lid;
+  let cset = flat / p.n_lanes;
+  let lane = flat % p.n_lanes;
+  if (cset >= p.sets) { return; }
+  let chunk = wid.y * p.sets + cset;
   let o0 = wid.z * TM;
   let kb = lane % p.k_h;
   let t0 = lane / p.k_h;

@@ -1,0 +1,131 @@
+// Direct 3D convolution as an implicit GEMM with workgroup-memory tiles (the variant for real GPUs).
+// Same geometry as conv3d.wgsl (forward and per-residue-class input gradient; see there): per axis an output
+// grid position g reads input g*S + off + u for u < nt with weight tap tb + ts*u, and writes output g*OS + R.
+//
+// A workgroup of 16 x 16 invocations computes a 64 (output channels) x 64 (output positions) block; each
+// invocation a 4 x 4 register tile. K = in-role channels x taps runs in steps of 16: the weight tile
+// (16 x 64, vec4 loads from the packed [channel][tap][out] layout) and the im2col input tile (16 x 64, gathered
+// with zero padding) are staged in 8 KiB of workgroup memory.
+struct Params {
+  in_c: u32, out_c: u32, out_cp4: u32, n_cob: u32,
+  i_d: u32, i_h: u32, i_w: u32,
+  o_d: u32, o_h: u32, o_w: u32,
+  g_d: u32, g_h: u32, g_w: u32, g_wb: u32,
+  s_d: u32, s_h: u32,
+  off_d: i32, off_h: i32, off_w: i32,
+  tb_d: i32, tb_h: i32, tb_w: i32,
+  ts_d: i32, ts_h: i32, ts_w: i32,
+  nt_d: u32, nt_h: u32,
+  os_d: u32, os_h: u32, os_w: u32,
+  r_d: u32, r_h: u32, r_w: u32,
+  k_h: u32, k_w: u32, k_vol: u32,
+  s_w: u32, nt_w: u32, nt_hw: u32, nt_vol: u32, k_total: u32, n_pos: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+#if ${HAS_BIAS}
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+#else
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+#endif
+
+const BK: u32 = 16u;
+var<workgroup> a_tile: array<vec4<f32>, 256>;
+var<workgroup> b_tile: array<vec4<f32>, 256>;
+
+// Position n of the dispatch grid -> (input start z, y, x) for tap u = 0; x component of .w = validity.
+fn grid_pos(n: u32) -> vec4<i32> {
+  let gx = n % p.g_w;
+  let t = n / p.g_w;
+  let gy = t % p.g_h;
+  let gz = t / p.g_h;
+  return vec4<i32>(i32(gz * p.s_d) + p.off_d, i32(gy * p.s_h) + p.off_h, i32(gx * p.s_w) + p.off_w, select(0, 1, n < p.n_pos));
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid3: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let n_block = (wid.y * nwg.x + wid.x) * 64u;
+  let cob = wid.z % p.n_cob;
+  let batch = wid.z / p.n_cob;
+  let in_vol = p.i_d * p.i_h * p.i_w;
+  let iw = i32(p.i_w);
+  let ih = i32(p.i_h);
+  let id = i32(p.i_d);
+
+  // This invocation's im2col column (one output position) for the B-tile loads: rows lid/64 + 4j, j < 4.
+  let bcol = lid % 64u;
+  let brow = lid / 64u;
+  let start = grid_pos(n_block + bcol);
+  // A-tile load: row lid/16 of the K step, vec4 column lid%16 (output channels 4*(lid%16) .. +3 of the block).
+  let arow = lid / 16u;
+  let acol = lid % 16u;
+
+  var acc: array<vec4<f32>, 4>;
+  for (var k0 = 0u; k0 < p.k_total; k0 += BK) {
+    {
+      let k = k0 + arow;
+      var v = vec4<f32>(0.0);
+      if (k < p.k_total) {
+        let ci = k / p.nt_vol;
+        let r = k % p.nt_vol;
+        let uz = r / p.nt_hw;
+        let uy = (r % p.nt_hw) / p.nt_w;
+        let ux = r % p.nt_w;
+        let tap = (u32(p.tb_d + p.ts_d * i32(uz)) * p.k_h + u32(p.tb_h + p.ts_h * i32(uy))) * p.k_w + u32(p.tb_w + p.ts_w * i32(ux));
+        v = w[(ci * p.k_vol + tap) * p.out_cp4 + cob * 16u + acol];
+      }
+      a_tile[arow * 16u + acol] = v;
+    }
+    for (var j = 0u; j < 4u; j++) {
+      let kr = brow + 4u * j;
+      let k = k0 + kr;
+      var v = 0.0;
+      if (k < p.k_total && start.w == 1) {
+        let ci = k / p.nt_vol;
+        let r = k % p.nt_vol;
+        let iz = start.x + i32(r / p.nt_hw);
+        let iy = start.y + i32((r % p.nt_hw) / p.nt_w);
+        let ix = start.z + i32(r % p.nt_w);
+        if (iz >= 0 && iz < id && iy >= 0 && iy < ih && ix >= 0 && ix < iw) {
+          v = x[(batch * p.in_c + ci) * in_vol + (u32(iz) * p.i_h + u32(iy)) * p.i_w + u32(ix)];
+        }
+      }
+      b_tile[kr * 16u + bcol / 4u][bcol % 4u] = v;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      let a = a_tile[kk * 16u + lid3.y];
+      let b = b_tile[kk * 16u + lid3.x];
+      acc[0] = fma(a, vec4<f32>(b.x), acc[0]);
+      acc[1] = fma(a, vec4<f32>(b.y), acc[1]);
+      acc[2] = fma(a, vec4<f32>(b.z), acc[2]);
+      acc[3] = fma(a, vec4<f32>(b.w), acc[3]);
+    }
+    workgroupBarrier();
+  }
+
+  // acc[j][c]: output channel cob*64 + 4*lid.y + c, grid position n_block + 4*lid.x + j.
+  let o_vol = p.o_d * p.o_h * p.o_w;
+  for (var j = 0u; j < 4u; j++) {
+    let n = n_block + 4u * lid3.x + j;
+    if (n >= p.n_pos) { break; }
+    let gx = n % p.g_w;
+    let t = n / p.g_w;
+    let gy = t % p.g_h;
+    let gz = t / p.g_h;
+    let sp = ((gz * p.os_d + p.r_d) * p.o_h + gy * p.os_h + p.r_h) * p.o_w + gx * p.os_w + p.r_w;
+    for (var c = 0u; c < 4u; c++) {
+      let co = cob * 64u + 4u * lid3.y + c;
+      if (co < p.out_c) {
+#if ${HAS_BIAS}
+        y[(batch * p.out_c + co) * o_vol + sp] = acc[j][c] + bias[co];
+#else
+        y[(batch * p.out_c + co) * o_vol + sp] = acc[j][c];
+#endif
+      }
+    }
+  }
+}
