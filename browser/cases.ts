@@ -10,6 +10,7 @@ import { fft } from '../kernels/fft.js';
 import { groupNormForward } from '../kernels/norm.js';
 import { activationForward, type Activation } from '../kernels/activation.js';
 import { reduce, type ReduceOp } from '../kernels/reduce.js';
+import { matmulInto } from '../kernels/matmul.js';
 import { binary, compare as compareOp, unary, where, type BinaryOp, type CompareOp, type UnaryOp } from '../kernels/elementwise.js';
 
 /** One check, as plain JSON (it crosses into the page through page.evaluate). */
@@ -273,6 +274,37 @@ export const RUNNERS: Record<string, Runner> = {
     xt.dispose();
     return { out, ref: reduceRef(op, x, shape, axes) };
   },
+  /** C = op(A)·op(B) with batches (B broadcast when its batch is 1), one forced variant or the automatic choice. */
+  matmul(e, c) {
+    const [sa, sb] = [c.shape!, c.shapeB!];
+    const [transA, transB] = [Boolean(c.transA), Boolean(c.transB)];
+    const a = f32(seeded(count(sa), c.seed ?? 1));
+    const b = f32(seeded(count(sb), (c.seed ?? 1) + 1));
+    const [ta, tb] = [e.tensor(a, sa), e.tensor(b, sb)];
+    const [ar, ac] = sa.slice(-2);
+    const [br, bc] = sb.slice(-2);
+    const [M, K, N] = [transA ? ac : ar, transA ? ar : ac, transB ? br : bc];
+    const batchA = count(sa.slice(0, -2));
+    const batchB = count(sb.slice(0, -2));
+    const batch = Math.max(batchA, batchB);
+    const outShape = [...(batchA >= batchB ? sa : sb).slice(0, -2), M, N];
+    const out = poisoned(e, outShape, 'f32');
+    matmulInto(out, ta, tb, { transA, transB, variant: c.variant as string | undefined });
+    ta.dispose();
+    tb.dispose();
+    const ref = new Float64Array(batch * M * N);
+    for (let q = 0; q < batch; q++) {
+      const [oa, ob] = [(batchA === 1 ? 0 : q) * M * K, (batchB === 1 ? 0 : q) * K * N];
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let acc = 0;
+          for (let k = 0; k < K; k++) acc += a[oa + (transA ? k * M + i : i * K + k)] * b[ob + (transB ? j * K + k : k * N + j)];
+          ref[(q * M + i) * N + j] = acc;
+        }
+      }
+    }
+    return { out, ref };
+  },
 };
 
 /** Float64 reference of a reduction (argmax/argmin: first index of the extreme, flat over the reduced axes). */
@@ -444,6 +476,13 @@ export function defaultCases(): CheckCase[] {
     { name: 'max f32 [7,13,17] axis -1', op: 'reduce', fn: 'max', exact: true, shape: [7, 13, 17], axes: [-1], seed: 46 },
     { name: 'min f32 [7,13,17] axis 0 (no subgroups)', op: 'reduce', fn: 'min', exact: true, shape: [7, 13, 17], axes: [0], seed: 47, noSubgroups: true },
     { name: 'argmax f32 [11,257] axis 1', op: 'reduce', fn: 'argmax', exact: true, shape: [11, 257], axes: [1], seed: 48 },
+    // f32 matmul variants (all fit browser limits: <= 256 invocations, <= 16 KiB workgroup memory). Only one of
+    // the two workgroup-tiled variants runs here: SwiftShader takes seconds to compile each of them.
+    { name: 'matmul reg4x4 [37,53]·[29,53]ᵀ', op: 'matmul', exact: false, shape: [37, 53], shapeB: [29, 53], transB: true, variant: 'reg4x4', seed: 51 },
+    { name: 'matmul rows8x4 [2,19,33]·[33,41]', op: 'matmul', exact: false, shape: [2, 19, 33], shapeB: [33, 41], variant: 'rows8x4', seed: 52 },
+    { name: 'matmul tiled64x64 [45,21]ᵀ·[45,35]', op: 'matmul', exact: false, shape: [45, 21], shapeB: [45, 35], transA: true, variant: 'tiled64x64', seed: 53 },
+    { name: 'matmul naive [3,13,7]·[3,7,11]', op: 'matmul', exact: false, shape: [3, 13, 7], shapeB: [3, 7, 11], variant: 'naive', seed: 55 },
+    { name: 'matmul auto [33,65]·[65,17]', op: 'matmul', exact: false, shape: [33, 65], shapeB: [65, 17], seed: 56 },
     // Float kernels: same results within 1e-5, and each side within 1e-4 of the float64 reference.
     { name: 'fft3d f32 [6,8,5,2] (Bluestein + Stockham)', op: 'fft3d', exact: false, shape: [6, 8, 5, 2], seed: 21 },
     { name: 'groupNorm f32 [2,6,3,5,7] G=3', op: 'groupNorm', exact: false, shape: [2, 6, 3, 5, 7], groups: 3, seed: 23 },
