@@ -113,7 +113,8 @@ function rnd(e: Engine, shape: number[], seed: number): Tensor {
 }
 
 const gflops = (flops: number, ms: number) => flops / ms / 1e6;
-const round = (v: number, d = 3) => Number(v.toFixed(d));
+/** Four significant digits (timings and rates), or `d` decimals when given. */
+const round = (v: number, d?: number) => (d === undefined ? Number(v.toPrecision(4)) : Number(v.toFixed(d)));
 
 export const convSuite: Suite = {
   name: 'conv',
