@@ -15,7 +15,8 @@
 //               src = (i + 0.5) g / n - 0.5, clamped at 0);
 //   TEX_PERLIN: improved Perlin gradient noise at P = v f_o (fade 6t^5 - 15t^4 + 10t^3, 12 edge gradients),
 //               zero at lattice points.
-// Octave table octs[2 o] = (gd, gh, gw, offset in the region's grid), octs[2 o + 1].x = bitcast frequency.
+// Octave table octs[2 o] = (gd, gh, gw, offset in the region's grid), octs[2 o + 1] = bitcast f32 (Perlin frequency,
+// gd / d, gh / h, gw / w) with the ratios rounded once on the CPU, as torch computes its scales.
 // Shapes: spheres (z, y, x, r^2) labelled 1, 2, ... (0 outside); Voronoi seeds (z, y, x, 0) labelled by the nearest
 // seed (first on ties).
 struct Params {
@@ -99,32 +100,28 @@ fn region_of(v: vec3u) -> u32 {
 #endif
 
 #if ${FN_VALUE}
-// One axis of torch's linear upsampling from g to n samples (align_corners False): (i0, i1, weight of i1).
-fn lin(i: u32, g: u32, n: u32) -> vec3f {
-  let src = max((f32(i) + 0.5) * (f32(g) / f32(n)) - 0.5, 0.0);
+// One axis of torch's linear upsampling from g to n samples (align_corners False) with ratio = g / n:
+// (i0, i1, weight of i1).
+fn lin(i: u32, g: u32, ratio: f32) -> vec3f {
+  let src = max((f32(i) + 0.5) * ratio - 0.5, 0.0);
   let i0 = u32(src);
   let i1 = min(i0 + 1u, g - 1u);
   return vec3f(f32(i0), f32(i1), src - f32(i0));
 }
 
-fn octave_sample(base: u32, o: vec4u, v: vec3u) -> f32 {
-  let az = lin(v.x, o.x, p.d);
-  let ay = lin(v.y, o.y, p.h);
-  let ax = lin(v.z, o.z, p.w);
-  var acc = 0.0;
-  for (var c = 0u; c < 8u; c++) {
-    let bz = (c >> 2u) & 1u;
-    let by = (c >> 1u) & 1u;
-    let bx = c & 1u;
-    let z = u32(select(az.x, az.y, bz == 1u));
-    let y = u32(select(ay.x, ay.y, by == 1u));
-    let x = u32(select(ax.x, ax.y, bx == 1u));
-    let wz = select(1.0 - az.z, az.z, bz == 1u);
-    let wy = select(1.0 - ay.z, ay.z, by == 1u);
-    let wx = select(1.0 - ax.z, ax.z, bx == 1u);
-    acc += wz * wy * wx * grid[base + (z * o.y + y) * o.z + x];
-  }
-  return acc;
+fn octave_sample(base: u32, o: vec4u, ratio: vec3f, v: vec3u) -> f32 {
+  let az = lin(v.x, o.x, ratio.x);
+  let ay = lin(v.y, o.y, ratio.y);
+  let ax = lin(v.z, o.z, ratio.z);
+  let x0 = u32(ax.x);
+  let x1 = u32(ax.y);
+  let r00 = base + (u32(az.x) * o.y + u32(ay.x)) * o.z;
+  let r01 = base + (u32(az.x) * o.y + u32(ay.y)) * o.z;
+  let r10 = base + (u32(az.y) * o.y + u32(ay.x)) * o.z;
+  let r11 = base + (u32(az.y) * o.y + u32(ay.y)) * o.z;
+  let c0 = mix(mix(grid[r00 + x0], grid[r00 + x1], ax.z), mix(grid[r01 + x0], grid[r01 + x1], ax.z), ay.z);
+  let c1 = mix(mix(grid[r10 + x0], grid[r10 + x1], ax.z), mix(grid[r11 + x0], grid[r11 + x1], ax.z), ay.z);
+  return mix(c0, c1, az.z);
 }
 #endif
 
@@ -133,39 +130,35 @@ fn fade(t: vec3f) -> vec3f {
   return t * t * t * (t * (t * 6.0 - 15.0) + 10.0);
 }
 
-// The 12 cube-edge gradients of improved Perlin noise.
-fn gradient(k: u32) -> vec3f {
-  switch k {
-    case 0u: { return vec3f(1.0, 1.0, 0.0); }
-    case 1u: { return vec3f(-1.0, 1.0, 0.0); }
-    case 2u: { return vec3f(1.0, -1.0, 0.0); }
-    case 3u: { return vec3f(-1.0, -1.0, 0.0); }
-    case 4u: { return vec3f(1.0, 0.0, 1.0); }
-    case 5u: { return vec3f(-1.0, 0.0, 1.0); }
-    case 6u: { return vec3f(1.0, 0.0, -1.0); }
-    case 7u: { return vec3f(-1.0, 0.0, -1.0); }
-    case 8u: { return vec3f(0.0, 1.0, 1.0); }
-    case 9u: { return vec3f(0.0, -1.0, 1.0); }
-    case 10u: { return vec3f(0.0, 1.0, -1.0); }
-    default: { return vec3f(0.0, -1.0, -1.0); }
-  }
+// dot(g_k, d) for the 12 cube-edge gradients of improved Perlin noise, in the order (+-1, +-1, 0) for k < 4,
+// (+-1, 0, +-1) for k < 8, (0, +-1, +-1) otherwise; bit 0 of k negates the first component, bit 1 the second.
+fn grad_dot(k: u32, d: vec3f) -> f32 {
+  let u = select(d.y, d.x, k < 8u);
+  let w = select(d.z, d.y, k < 4u);
+  return select(u, -u, (k & 1u) != 0u) + select(w, -w, (k & 2u) != 0u);
+}
+
+fn corner(base: u32, o: vec4u, q: vec3u, d: vec3f) -> f32 {
+  return grad_dot(u32(grid[base + (q.x * o.y + q.y) * o.z + q.z]), d);
 }
 
 fn octave_sample(base: u32, o: vec4u, f: f32, v: vec3u) -> f32 {
   let P = vec3f(v) * f;
   let c = floor(P);
-  let fr = P - c;
-  let ci = vec3u(c);
-  let u = fade(fr);
-  var acc = 0.0;
-  for (var k = 0u; k < 8u; k++) {
-    let b = vec3u((k >> 2u) & 1u, (k >> 1u) & 1u, k & 1u);
-    let q = ci + b;
-    let g = gradient(u32(grid[base + (q.x * o.y + q.y) * o.z + q.z]));
-    let wv = select(1.0 - u, u, b == vec3u(1u));
-    acc += wv.x * wv.y * wv.z * dot(g, fr - vec3f(b));
-  }
-  return acc;
+  let r = P - c;
+  let q = vec3u(c);
+  let u = fade(r);
+  let n000 = corner(base, o, q, r);
+  let n001 = corner(base, o, q + vec3u(0u, 0u, 1u), r - vec3f(0.0, 0.0, 1.0));
+  let n010 = corner(base, o, q + vec3u(0u, 1u, 0u), r - vec3f(0.0, 1.0, 0.0));
+  let n011 = corner(base, o, q + vec3u(0u, 1u, 1u), r - vec3f(0.0, 1.0, 1.0));
+  let n100 = corner(base, o, q + vec3u(1u, 0u, 0u), r - vec3f(1.0, 0.0, 0.0));
+  let n101 = corner(base, o, q + vec3u(1u, 0u, 1u), r - vec3f(1.0, 0.0, 1.0));
+  let n110 = corner(base, o, q + vec3u(1u, 1u, 0u), r - vec3f(1.0, 1.0, 0.0));
+  let n111 = corner(base, o, q + vec3u(1u, 1u, 1u), r - vec3f(1.0, 1.0, 1.0));
+  let c0 = mix(mix(n000, n001, u.z), mix(n010, n011, u.z), u.y);
+  let c1 = mix(mix(n100, n101, u.z), mix(n110, n111, u.z), u.y);
+  return mix(c0, c1, u.x);
 }
 #endif
 
@@ -176,7 +169,8 @@ fn tex_value(r: u32, v: vec3u) -> f32 {
     let o = octs[2u * k];
     let base = r * p.grid_total + o.w;
 #if ${FN_VALUE}
-    t += amp[r * p.octaves + k] * octave_sample(base, o, v);
+    let rb = octs[2u * k + 1u];
+    t += amp[r * p.octaves + k] * octave_sample(base, o, vec3f(bitcast<f32>(rb.y), bitcast<f32>(rb.z), bitcast<f32>(rb.w)), v);
 #else
     t += amp[r * p.octaves + k] * octave_sample(base, o, bitcast<f32>(octs[2u * k + 1u].x), v);
 #endif

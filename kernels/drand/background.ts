@@ -105,8 +105,10 @@ function upload(e: Engine, spec: BackgroundSpec): Uploaded {
   let total = 0;
   spec.octaves.forEach((oc, k) => {
     o.set([oc.grid[0], oc.grid[1], oc.grid[2], total], 8 * k);
-    fv[0] = oc.freq;
-    o[8 * k + 4] = fu[0];
+    [oc.freq, oc.grid[0] / spec.shape[0], oc.grid[1] / spec.shape[1], oc.grid[2] / spec.shape[2]].forEach((v, j) => {
+      fv[0] = v;
+      o[8 * k + 4 + j] = fu[0];
+    });
     total += oc.grid[0] * oc.grid[1] * oc.grid[2];
   });
   return { shapes, octs: e.tensor(o, [o.length], 'u32'), gridTotal: total };
