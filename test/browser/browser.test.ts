@@ -39,7 +39,7 @@ beforeAll(async () => {
   page = ctx.pages()[0] ?? (await ctx.newPage());
   page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/favicon/.test(m.location().url)) pageErrors.push(`console error: ${m.text()}`);
+    if (m.type() === 'error') pageErrors.push(`console error: ${m.text()} (${m.location().url})`);
   });
   await page.goto(`${server.url}index.html?driven`);
   await page.waitForFunction(() => (window as unknown as PageWindow).vesselfmPageReady === true, undefined, { timeout: 30_000 });
