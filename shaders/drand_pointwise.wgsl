@@ -22,13 +22,14 @@ struct Params {
   count: u32,
   a: f32,
   b: f32,
+  // OP_BIAS: the 20 Legendre coefficients c_ijk, (i, j, k) in lexicographic order (zero for the other ops).
+  c0: f32, c1: f32, c2: f32, c3: f32, c4: f32, c5: f32, c6: f32, c7: f32, c8: f32, c9: f32,
+  c10: f32, c11: f32, c12: f32, c13: f32, c14: f32, c15: f32, c16: f32, c17: f32, c18: f32, c19: f32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-#if ${OP_BIAS}
-@group(0) @binding(3) var<storage, read> coeffs: array<f32>;
-#elif ${OP_CONTRAST}
+#if ${OP_CONTRAST}
 @group(0) @binding(3) var<storage, read> stats: array<vec4f>;
 #elif ${OP_HIST}
 @group(0) @binding(3) var<storage, read> stats: array<vec4f>;
@@ -66,15 +67,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let py = legendre(coord((r / p.w) % p.h, p.h));
   let px = legendre(coord(r % p.w, p.w));
   // Horner-like nesting over (i, j, k) in lexicographic coefficient order, fully unrolled.
-  let f0 = py.x * (coeffs[0] * px.x + coeffs[1] * px.y + coeffs[2] * px.z + coeffs[3] * px.w)
-         + py.y * (coeffs[4] * px.x + coeffs[5] * px.y + coeffs[6] * px.z)
-         + py.z * (coeffs[7] * px.x + coeffs[8] * px.y)
-         + py.w * coeffs[9];
-  let f1 = py.x * (coeffs[10] * px.x + coeffs[11] * px.y + coeffs[12] * px.z)
-         + py.y * (coeffs[13] * px.x + coeffs[14] * px.y)
-         + py.z * coeffs[15];
-  let f2 = py.x * (coeffs[16] * px.x + coeffs[17] * px.y) + py.y * coeffs[18];
-  let field = pz.x * f0 + pz.y * f1 + pz.z * f2 + pz.w * coeffs[19];
+  let f0 = py.x * (p.c0 * px.x + p.c1 * px.y + p.c2 * px.z + p.c3 * px.w)
+         + py.y * (p.c4 * px.x + p.c5 * px.y + p.c6 * px.z)
+         + py.z * (p.c7 * px.x + p.c8 * px.y)
+         + py.w * p.c9;
+  let f1 = py.x * (p.c10 * px.x + p.c11 * px.y + p.c12 * px.z)
+         + py.y * (p.c13 * px.x + p.c14 * px.y)
+         + py.z * p.c15;
+  let f2 = py.x * (p.c16 * px.x + p.c17 * px.y) + py.y * p.c18;
+  let field = pz.x * f0 + pz.y * f1 + pz.z * f2 + pz.w * p.c19;
   out[i] = v * exp(field);
 #elif ${OP_GAUSS}
   out[i] = v + p.a + p.b * normals(i).x;

@@ -54,24 +54,59 @@ export function gaussianKernel1d(sigma: number, truncated = 4): Float64Array {
   return w;
 }
 
+function axisOf(x: Tensor, axis: number, what: string): number {
+  if (x.dtype !== 'f32') throw new VesselError(`${what}: expected f32, got ${x.dtype} ${fmtShape(x.shape)}`);
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= x.rank) throw new VesselError(`${what}: axis ${axis} out of range for ${fmtShape(x.shape)}`);
+  return a;
+}
+
 /** 1D convolution of `x` along `axis` with `weights` centred on the middle tap; a new tensor. */
 export function convAxis(x: Tensor, axis: number, weights: ArrayLike<number>, pad: 'zeros' | 'reflect' = 'zeros'): Tensor {
-  if (x.dtype !== 'f32') throw new VesselError(`convAxis: expected f32, got ${x.dtype} ${fmtShape(x.shape)}`);
-  const a = axis < 0 ? axis + x.rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= x.rank) throw new VesselError(`convAxis: axis ${axis} out of range for ${fmtShape(x.shape)}`);
+  const a = axisOf(x, axis, 'convAxis');
   if (weights.length % 2 !== 1) throw new VesselError(`convAxis: an odd number of weights is needed, got ${weights.length}`);
   checkFinite('convAxis', { weights: Array.from(weights) });
   const e = x.engine;
   const w = e.tensor(Float32Array.from(weights), [weights.length]);
   const out = e.empty(x.shape);
-  const k = e.rt.kernel('drand_blur', source, { WG, PAD_REFLECT: pad === 'reflect' });
+  const k = e.rt.kernel('drand_blur', source, { WG, PAD_REFLECT: pad === 'reflect', ERF_WEIGHTS: false, MAX_TAPS: 0 });
   e.rt.dispatch(
     k,
     [x.binding(), out.binding(), w.binding()],
-    params().u32(x.size).u32(x.shape[a]).u32(sizeOf(x.shape.slice(a + 1))).u32(weights.length).u32((weights.length - 1) / 2),
+    params().u32(x.size).u32(x.shape[a]).u32(sizeOf(x.shape.slice(a + 1))).u32(weights.length).u32((weights.length - 1) / 2).f32(0),
     grid1D(x.size, WG),
   );
   w.dispose();
+  return out;
+}
+
+/** Longest Gaussian kernel whose weights are computed on the GPU (σ·truncated up to 255); longer ones are uploaded. */
+const MAX_ERF_TAPS = 511;
+
+/**
+ * Convolution along `axis` with MONAI's erf Gaussian kernel of `sigma` (> 0), weights computed on the GPU (no upload,
+ * so no flush of the recorded work); zero or reflect padding. A new tensor.
+ */
+export function gaussianAxis(x: Tensor, axis: number, sigma: number, truncated = 4, pad: 'zeros' | 'reflect' = 'zeros'): Tensor {
+  const a = axisOf(x, axis, 'gaussianAxis');
+  if (!(sigma > 0) || !(truncated > 0) || !Number.isFinite(sigma * truncated)) {
+    throw new VesselError(`gaussian kernel: sigma ${sigma} must be > 0 and truncated ${truncated} > 0`);
+  }
+  const tail = Math.floor(Math.max(sigma * truncated, 0.5) + 0.5);
+  const taps = 2 * tail + 1;
+  if (taps > MAX_ERF_TAPS) return convAxis(x, axis, gaussianKernel1d(sigma, truncated), pad);
+  const e = x.engine;
+  const out = e.empty(x.shape);
+  // Workgroup memory sized to the next power of two of the taps (one variant per size class).
+  let maxTaps = 32;
+  while (maxTaps < taps) maxTaps *= 2;
+  const k = e.rt.kernel('drand_blur', source, { WG, PAD_REFLECT: pad === 'reflect', ERF_WEIGHTS: true, MAX_TAPS: maxTaps });
+  e.rt.dispatch(
+    k,
+    [x.binding(), out.binding()],
+    params().u32(x.size).u32(x.shape[a]).u32(sizeOf(x.shape.slice(a + 1))).u32(taps).u32(tail).f32(sigma),
+    grid1D(x.size, WG),
+  );
   return out;
 }
 
@@ -82,10 +117,11 @@ export function convAxis(x: Tensor, axis: number, weights: ArrayLike<number>, pa
 export function gaussianFilter(x: Tensor, sigma: readonly [number, number, number], truncated = 4): Tensor {
   volumeDims(x, 'gaussianFilter');
   checkFinite('gaussianFilter', { sigma, truncated });
+  for (const s of sigma) if (s < 0) throw new VesselError(`gaussian kernel: sigma ${s} must be ≥ 0`);
   let cur = x;
   for (let i = 0; i < 3; i++) {
     if (sigma[i] === 0) continue;
-    const next = convAxis(cur, x.rank - 3 + i, gaussianKernel1d(sigma[i], truncated));
+    const next = gaussianAxis(cur, x.rank - 3 + i, sigma[i], truncated);
     if (cur !== x) cur.dispose();
     cur = next;
   }

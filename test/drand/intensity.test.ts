@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { convAxis, erf, gaussianKernel1d } from '../../kernels/drand/blur.js';
+import { convAxis, erf, gaussianAxis, gaussianKernel1d } from '../../kernels/drand/blur.js';
 import { STREAM } from '../../kernels/drand/pointwise.js';
 import { stats } from '../../kernels/drand/reduce.js';
 import {
@@ -298,6 +298,22 @@ describe('intensity chain kernels', () => {
     const b1 = gaussianFilterRef(x, DIMS, sp.sigma1);
     const b2 = gaussianFilterRef(b1, DIMS, sp.sigma2);
     expect(relErr(sh, b1.map((v, i) => v + sp.alpha * (v - b2[i])))).toBeLessThan(1e-5);
+    // Weights computed on the GPU (erf approximation) against uploaded float64 weights, zero and reflect padding,
+    // up to Rand3DElastic's σ 20 with truncation 3 (121 taps).
+    const long = randArray(3 * 70 * 2, 13, 0, 1);
+    const lt = e.tensor(long, [3, 70, 2]);
+    for (const [sg, tr] of [
+      [0.3, 4],
+      [1.7, 4],
+      [20, 3],
+    ]) {
+      for (const pad of ['zeros', 'reflect'] as const) {
+        const g = await gaussianAxis(lt, 1, sg, tr, pad).read();
+        const c = await convAxis(lt, 1, gaussianKernel1d(sg, tr), pad).read();
+        expect(relErr(g, c), `σ ${sg} ${pad}`).toBeLessThan(2e-6);
+      }
+    }
+    lt.dispose();
     // Reflect padding (scipy.ndimage "reflect") along the last axis.
     const line = [1, 2, 3, 4, 5];
     const t = e.tensor(line, [1, 1, 5]);
