@@ -16,9 +16,12 @@
 //   tiled64          shaders/conv3d_tiled.wgsl: 64x64 blocks staged in workgroup memory (real GPUs)
 //   sgk4/8/16        shaders/conv3d_sgk.wgsl: register tiles with K split over subgroup lanes (needs subgroups;
 //                    deep layers with few positions and many channels)
+//   mma16            shaders/conv3d_mma.wgsl: f16 subgroup-matrix (tensor-core) tiles, f32 accumulation; only
+//                    where the adapter has subgroup matrices and the caller opted in (setConvTensorCores)
 import convSource from '../shaders/conv3d.wgsl';
 import tiledSource from '../shaders/conv3d_tiled.wgsl';
 import sgkSource from '../shaders/conv3d_sgk.wgsl';
+import mmaSource from '../shaders/conv3d_mma.wgsl';
 import packSource from '../shaders/conv3d_pack.wgsl';
 import wgradSource from '../shaders/conv3d_wgrad.wgsl';
 import reduceSource from '../shaders/conv3d_reduce.wgsl';
@@ -115,8 +118,9 @@ export interface DirectConfig {
   /**
    * reg: register tile, no workgroup memory. tiled: 64×64 blocks staged in workgroup memory (real GPUs).
    * sgk: register tile with K split over `ks` subgroup lanes (deep layers: few positions, many channels).
+   * mma: f16 subgroup-matrix (tensor-core) tiles with f32 accumulation; inputs rounded to f16.
    */
-  kind: 'reg' | 'tiled' | 'sgk';
+  kind: 'reg' | 'tiled' | 'sgk' | 'mma';
   tm: 4 | 8;
   tn: 4 | 8;
   ks?: number;
@@ -139,13 +143,44 @@ export const DIRECT_VARIANTS: Candidate<DirectConfig>[] = [
   { name: 'sgk4', config: { kind: 'sgk', tm: 8, tn: 4, ks: 4 } },
   { name: 'sgk8', config: { kind: 'sgk', tm: 8, tn: 4, ks: 8 } },
   { name: 'sgk16', config: { kind: 'sgk', tm: 8, tn: 4, ks: 16 } },
+  { name: 'mma16', config: { kind: 'mma', tm: 4, tn: 4 } },
 ];
 
-/** The variants this adapter can run: sgk needs subgroups at least ks wide. */
+let tensorCores = false;
+
+/**
+ * Allow the f16 subgroup-matrix (tensor-core) variant for the forward and input gradient where the adapter has
+ * it. Its inputs are rounded to f16 (f32 accumulation), so results differ from f32 by about 1e-3 relative:
+ * meant for mixed-precision training and inference. Off by default.
+ */
+export function setConvTensorCores(enabled: boolean): void {
+  tensorCores = enabled;
+}
+
+/** True when this adapter can run conv3d_mma.wgsl: f16, subgroup matrices f16→f32 16×16×16, subgroups of 32. */
+export function hasConvTensorCores(e: Engine): boolean {
+  const g = e.gpu;
+  return (
+    g.hasSubgroupMatrix &&
+    g.hasF16 &&
+    g.info.subgroupMinSize === 32 &&
+    g.info.subgroupMaxSize === 32 &&
+    g.info.subgroupMatrixConfigs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16)
+  );
+}
+
+/**
+ * The variants this adapter can run: sgk needs subgroups at least ks wide; mma needs hasConvTensorCores() and
+ * setConvTensorCores(true).
+ */
 export function directVariants(e: Engine): Candidate<DirectConfig>[] {
   const g = e.gpu;
   const minSg = g.info.subgroupMinSize ?? 0;
-  return DIRECT_VARIANTS.filter((v) => v.config.kind !== 'sgk' || (g.hasSubgroups && minSg >= (v.config.ks ?? 0)));
+  return DIRECT_VARIANTS.filter((v) => {
+    if (v.config.kind === 'sgk') return g.hasSubgroups && minSg >= (v.config.ks ?? 0);
+    if (v.config.kind === 'mma') return tensorCores && hasConvTensorCores(e);
+    return true;
+  });
 }
 
 /** The variants the autotuner times: on CPU adapters the workgroup-memory kernel is skipped (barriers are slow). */
@@ -164,6 +199,7 @@ export const WGRAD_VARIANTS: Candidate<WgradConfig>[] = [
 
 export function directDefault(e: Engine, outC: number, gw: number, positions: number): string {
   if (!isCpuAdapter(e.gpu)) {
+    if (tensorCores && hasConvTensorCores(e) && positions >= 512) return 'mma16';
     // Few output positions (deep levels): split K over subgroup lanes to fill the GPU; else big tiles.
     const sg = directVariants(e).filter((v) => v.config.kind === 'sgk').pop();
     if (positions <= 4096 && sg) return sg.name;
@@ -240,7 +276,7 @@ function direct(
   const O = dst.shape.slice(2);
   const [az, ay, axx] = ax;
   if (az.G === 0 || ay.G === 0 || axx.G === 0) return;
-  const tiled = cfg.kind === 'tiled';
+  const tiled = cfg.kind === 'tiled' || cfg.kind === 'mma';
   const tm = tiled ? 64 : cfg.tm;
   const tn = tiled ? 4 : cfg.tn;
   const nCob = Math.ceil(outC / tm);
@@ -264,6 +300,12 @@ function direct(
     .u32(k[1]).u32(k[2]).u32(k[0] * k[1] * k[2])
     .u32(axx.S).u32(axx.nt).u32(ay.nt * axx.nt).u32(ntVol).u32(inC * ntVol).u32(nPos);
   const bufs = bias ? [src.binding(), packed.binding(), bias.binding(), dst.binding()] : [src.binding(), packed.binding(), dst.binding()];
+  if (cfg.kind === 'mma') {
+    const kern = rt.kernel('conv3d_mma', mmaSource, { HAS_BIAS: bias !== null });
+    const [gx, gy] = grid1D(nPos, 32);
+    rt.dispatch(kern, bufs, u, [gx, gy, gz]);
+    return;
+  }
   if (tiled) {
     const kern = rt.kernel('conv3d_tiled', tiledSource, { HAS_BIAS: bias !== null });
     const [gx, gy] = grid1D(nPos, 64);
@@ -325,7 +367,7 @@ export function conv3dForwardWith(x: Tensor, w: Tensor, bias: Tensor | null, opt
   const g = conv3dGeometry(x.shape, w.shape, opts, op);
   validateBias(bias, g.co, op);
   const e = x.engine;
-  const packed = packWeight(w, 'fwd', cfg.kind === 'tiled' ? 64 : cfg.tm);
+  const packed = packWeight(w, 'fwd', cfg.kind === 'tiled' || cfg.kind === 'mma' ? 64 : cfg.tm);
   const y = e.empty([g.n, g.co, ...g.out]);
   direct(x, packed, bias, y, g.ci, g.co, g.k, forwardPlan(g), cfg);
   packed.dispose();
@@ -346,7 +388,7 @@ export function conv3dBackwardInputWith(dy: Tensor, w: Tensor, xShape: Shape, op
   }
   validateBias(outBias, g.ci, op);
   const e = dy.engine;
-  const packed = packWeight(w, 'dgrad', cfg.kind === 'tiled' ? 64 : cfg.tm);
+  const packed = packWeight(w, 'dgrad', cfg.kind === 'tiled' || cfg.kind === 'mma' ? 64 : cfg.tm);
   const dx = e.empty([...xShape]);
   for (let rz = 0; rz < g.s[0]; rz++)
     for (let ry = 0; ry < g.s[1]; ry++)
