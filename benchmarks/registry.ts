@@ -3,8 +3,9 @@ import type { Suite } from './suite.js';
 import { drandSuite } from './drand.js';
 import { convSuite } from './conv.js';
 import { coreSuite } from './core.js';
+import { opsSuite } from './ops.js';
 
-export const suites: Suite[] = [coreSuite, drandSuite, convSuite];
+export const suites: Suite[] = [coreSuite, drandSuite, convSuite, opsSuite];
 
 export function findSuite(name: string): Suite | undefined {
   return suites.find((s) => s.name === name);
