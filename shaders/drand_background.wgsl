@@ -6,8 +6,8 @@
 //                (counter = (point, region, 0x7A1E, octave)); Perlin: a gradient index in 0..11 per lattice point
 //                (counter = (point, region, 0x9E71, octave)).
 //   STEP_MINMAX: min and max over the whole volume of each region's texture (a workgroup per (voxel chunk, region);
-//                atomicMin / atomicMax on order-preserving u32 keys); with stride > 1 over every stride-th voxel per
-//                axis only (an approximation; WRITE clamps to [0, 1]).
+//                atomicMax on order-preserving u32 keys, the min slot holding the complement of its key); with
+//                stride > 1 over every stride-th voxel per axis only (an approximation; WRITE clamps to [0, 1]).
 //   STEP_WRITE:  out[v] = (t_r(v) - min_r) / (max_r - min_r) scale_r for r = region of v (0 when max = min);
 //                plain texture: out[v] = plain_r scale_r; RAW: out[v] = t_r(v) scale_r (not normalised).
 // Texture t_r(v) = sum_o amp[r, o] sample_o(v):
@@ -220,7 +220,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     workgroupBarrier();
   }
   if (lid == 0u) {
-    atomicMin(&mm[2u * r], key_of(smin[0]));
+    // Both slots start at 0 and only grow: the complement of the min key, and the max key.
+    atomicMax(&mm[2u * r], ~key_of(smin[0]));
     atomicMax(&mm[2u * r + 1u], key_of(smax[0]));
   }
 #else
@@ -252,7 +253,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 #elif ${RAW}
   out[i] = tex_value(r, v) * regp[r].x;
 #else
-  let mn = value_of(mm[2u * r]);
+  let mn = value_of(~mm[2u * r]);
   let mx = value_of(mm[2u * r + 1u]);
   var t = 0.0;
   if (mx > mn) { t = clamp((tex_value(r, v) - mn) / (mx - mn), 0.0, 1.0); }

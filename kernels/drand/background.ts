@@ -4,7 +4,7 @@ import source from '../../shaders/drand_background.wgsl';
 import { PHILOX_WGSL, seedKey } from '../random.js';
 import type { Engine } from '../../src/engine.js';
 import { VesselError } from '../../src/gpu/errors.js';
-import { params } from '../../src/runtime/runtime.js';
+import { params, type Binding } from '../../src/runtime/runtime.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { grid1D } from '../util.js';
 
@@ -91,27 +91,49 @@ function validate(spec: BackgroundSpec): void {
   }
 }
 
+/**
+ * The small per-background tables (shapes, octave table, amplitudes, region scales) packed into one buffer and
+ * uploaded once (one upload = one flush of the recorded work), each section bound at an aligned offset.
+ */
 interface Uploaded {
-  shapes: Tensor | null;
-  octs: Tensor;
+  buffer: Tensor;
+  shapes: Binding | null;
+  octs: Binding;
+  amp: Binding;
+  regp: Binding;
   gridTotal: number;
 }
 
 function upload(e: Engine, spec: BackgroundSpec): Uploaded {
-  const shapes = spec.shapes.length ? e.tensor(Float32Array.from(spec.shapes.flatMap((s) => [s[0], s[1], s[2], s[3] ?? 0])), [spec.shapes.length, 4]) : null;
-  const o = new Uint32Array(Math.max(1, spec.octaves.length) * 8);
-  const fv = new Float32Array(1);
-  const fu = new Uint32Array(fv.buffer);
-  let total = 0;
+  const align = Math.max(16, e.rt.storageAlign) / 4;
+  const words = (n: number) => Math.ceil(Math.max(n, 4) / align) * align;
+  const nShapes = 4 * spec.shapes.length;
+  const nOcts = 8 * Math.max(1, spec.octaves.length);
+  const nAmp = Math.max(1, spec.amp.length);
+  const nRegp = 2 * spec.regions;
+  const off = [0, words(nShapes), words(nShapes) + words(nOcts), words(nShapes) + words(nOcts) + words(nAmp)];
+  const total = off[3] + words(nRegp);
+  const u = new Uint32Array(total);
+  const f = new Float32Array(u.buffer);
+  spec.shapes.forEach((sh, i) => f.set([sh[0], sh[1], sh[2], sh[3] ?? 0], off[0] + 4 * i));
+  let gridTotal = 0;
   spec.octaves.forEach((oc, k) => {
-    o.set([oc.grid[0], oc.grid[1], oc.grid[2], total], 8 * k);
-    [oc.freq, oc.grid[0] / spec.shape[0], oc.grid[1] / spec.shape[1], oc.grid[2] / spec.shape[2]].forEach((v, j) => {
-      fv[0] = v;
-      o[8 * k + 4 + j] = fu[0];
-    });
-    total += oc.grid[0] * oc.grid[1] * oc.grid[2];
+    u.set([oc.grid[0], oc.grid[1], oc.grid[2], gridTotal], off[1] + 8 * k);
+    f.set([oc.freq, oc.grid[0] / spec.shape[0], oc.grid[1] / spec.shape[1], oc.grid[2] / spec.shape[2]], off[1] + 8 * k + 4);
+    gridTotal += oc.grid[0] * oc.grid[1] * oc.grid[2];
   });
-  return { shapes, octs: e.tensor(o, [o.length], 'u32'), gridTotal: total };
+  f.set(spec.amp, off[2]);
+  spec.scale.forEach((sc, r) => f.set([sc, spec.plain[r] ?? 0], off[3] + 2 * r));
+  const buffer = e.tensor(u, [total], 'u32');
+  const bind = (o: number, n: number): Binding => ({ buffer: buffer.buffer, offset: 4 * o, size: 4 * n });
+  return {
+    buffer,
+    shapes: nShapes ? bind(off[0], nShapes) : null,
+    octs: bind(off[1], nOcts),
+    amp: bind(off[2], nAmp),
+    regp: bind(off[3], nRegp),
+    gridTotal,
+  };
 }
 
 function uniforms(spec: BackgroundSpec, up: Uploaded) {
@@ -138,10 +160,9 @@ export function backgroundLabelsKernel(e: Engine, spec: BackgroundSpec): Tensor 
   const [d, h, w] = spec.shape;
   const out = e.empty([d, h, w], 'u32');
   const b: Name[] = up.shapes ? ['SHAPES', 'LABELS'] : ['LABELS'];
-  const bufs = up.shapes ? [up.shapes.binding(), out.binding()] : [out.binding()];
+  const bufs = up.shapes ? [up.shapes, out.binding()] : [out.binding()];
   e.rt.dispatch(kernel(e, spec, 'LABELS', b), bufs, uniforms(spec, up), grid1D(d * h * w, WG));
-  up.shapes?.dispose();
-  up.octs.dispose();
+  up.buffer.dispose();
   return out;
 }
 
@@ -150,49 +171,44 @@ export function backgroundKernel(e: Engine, spec: BackgroundSpec): Tensor {
   validate(spec);
   const [d, h, w] = spec.shape;
   const n = d * h * w;
+  const st = spec.normStride ?? 1;
+  const chunks = Math.ceil((Math.ceil(d / st) * Math.ceil(h / st) * Math.ceil(w / st)) / CHUNK);
+  if (chunks > 65535 || spec.regions > 65535) throw new VesselError(`background: volume [${spec.shape.join(', ')}] with ${spec.regions} regions is too large`);
   const up = upload(e, spec);
   const u = uniforms(spec, up);
-  const regp = e.tensor(Float32Array.from(spec.scale.flatMap((s, r) => [s, spec.plain[r] ?? 0])), [spec.regions, 2]);
   const out = e.empty([d, h, w]);
   const shapeB: Name[] = up.shapes ? ['SHAPES'] : [];
-  const shapeT = up.shapes ? [up.shapes.binding()] : [];
+  const shapeT = up.shapes ? [up.shapes] : [];
   if (spec.texture === 'plain') {
-    e.rt.dispatch(kernel(e, spec, 'WRITE', [...shapeB, 'REGP', 'OUT']), [...shapeT, regp.binding(), out.binding()], u, grid1D(n, WG));
+    e.rt.dispatch(kernel(e, spec, 'WRITE', [...shapeB, 'REGP', 'OUT']), [...shapeT, up.regp, out.binding()], u, grid1D(n, WG));
   } else {
-    const amp = e.tensor(Float32Array.from(spec.amp), [spec.amp.length]);
     const grid = e.empty([spec.regions * up.gridTotal]);
-    e.rt.dispatch(kernel(e, spec, 'GRID', ['OCTS', 'GRID_OUT']), [up.octs.binding(), grid.binding()], u, grid1D(spec.regions * up.gridTotal, WG));
+    e.rt.dispatch(kernel(e, spec, 'GRID', ['OCTS', 'GRID_OUT']), [up.octs, grid.binding()], u, grid1D(spec.regions * up.gridTotal, WG));
     if (spec.raw) {
       e.rt.dispatch(
         kernel(e, spec, 'WRITE', [...shapeB, 'OCTS', 'AMP', 'GRID', 'REGP', 'OUT']),
-        [...shapeT, up.octs.binding(), amp.binding(), grid.binding(), regp.binding(), out.binding()],
+        [...shapeT, up.octs, up.amp, grid.binding(), up.regp, out.binding()],
         u,
         grid1D(n, WG),
       );
     } else {
-      const mm = e.tensor(Uint32Array.from({ length: 2 * spec.regions }, (_, i) => (i % 2 === 0 ? 0xffffffff : 0)), [2 * spec.regions], 'u32');
-      const st = spec.normStride ?? 1;
-      const chunks = Math.ceil((Math.ceil(d / st) * Math.ceil(h / st) * Math.ceil(w / st)) / CHUNK);
-      if (chunks > 65535 || spec.regions > 65535) throw new VesselError(`background: volume [${spec.shape.join(', ')}] with ${spec.regions} regions is too large`);
-      e.rt.dispatch(
-        kernel(e, spec, 'MINMAX', ['OCTS', 'AMP', 'GRID', 'MM_ATOMIC']),
-        [up.octs.binding(), amp.binding(), grid.binding(), mm.binding()],
-        u,
-        [chunks, spec.regions, 1],
-      );
+      // Zeroed on the GPU: the kernels keep max(~key(min)) and max(key(max)), both starting from 0.
+      const mm = e.zeros([2 * spec.regions], 'u32');
+      e.rt.dispatch(kernel(e, spec, 'MINMAX', ['OCTS', 'AMP', 'GRID', 'MM_ATOMIC']), [up.octs, up.amp, grid.binding(), mm.binding()], u, [
+        chunks,
+        spec.regions,
+        1,
+      ]);
       e.rt.dispatch(
         kernel(e, spec, 'WRITE', [...shapeB, 'OCTS', 'AMP', 'GRID', 'MM', 'REGP', 'OUT']),
-        [...shapeT, up.octs.binding(), amp.binding(), grid.binding(), mm.binding(), regp.binding(), out.binding()],
+        [...shapeT, up.octs, up.amp, grid.binding(), mm.binding(), up.regp, out.binding()],
         u,
         grid1D(n, WG),
       );
       mm.dispose();
     }
-    amp.dispose();
     grid.dispose();
   }
-  regp.dispose();
-  up.shapes?.dispose();
-  up.octs.dispose();
+  up.buffer.dispose();
   return out;
 }
