@@ -223,16 +223,23 @@ describe('backgrounds', () => {
       const p = sampleBackground(new ParamRng(31), shape, { geometry, texture });
       const spec = backgroundSpec(shape, p);
       expect(spec.regions).toBe(regionCount(p));
-      const labels = await backgroundLabels(e, shape, p).read();
+      const live = e.liveTensors;
+      const lt = backgroundLabels(e, shape, p);
+      const labels = await lt.read();
+      lt.dispose();
+      expect(e.liveTensors).toBe(live);
       expect(Array.from(labels)).toEqual(Array.from(labelsRef(spec)));
       const bg = generateBackground(e, shape, p);
       const got = await bg.read();
       expect(relErr(got, backgroundRef(spec))).toBeLessThan(1e-5);
       expect(got.every((v) => v >= 0 && v <= 1)).toBe(true);
       if (geometry !== 'none') expect(new Set(labels).size).toBeGreaterThan(1);
-      const again = await generateBackground(e, shape, sampleBackground(new ParamRng(31), shape, { geometry, texture })).read();
+      const bg2 = generateBackground(e, shape, sampleBackground(new ParamRng(31), shape, { geometry, texture }));
+      const again = await bg2.read();
       expect(Buffer.from(again.buffer).equals(Buffer.from(got.buffer))).toBe(true);
       bg.dispose();
+      bg2.dispose();
+      expect(e.liveTensors).toBe(live);
     });
   }
 
