@@ -11,16 +11,29 @@ export type Activation = 'relu' | 'leakyrelu' | 'silu' | 'sigmoid';
 const OPS: Record<Activation, number> = { relu: 0, leakyrelu: 1, silu: 2, sigmoid: 3 };
 const WG = 256;
 
-function kernelFor(t: Tensor, op: Activation, grad: boolean) {
+function kernelFor(t: Tensor, op: Activation, grad: boolean, v4: boolean) {
   if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new VesselError(`${op}: needs an f32 or f16 tensor, got ${t.dtype} ${fmtShape(t.shape)}`);
-  return t.engine.rt.kernel('activation', source, { WG, OP: OPS[op], GRAD: grad, T: wgslType(t.dtype), ENABLE_F16: enableF16(t.dtype) });
+  const T = v4 ? 'vec4<f32>' : wgslType(t.dtype);
+  return t.engine.rt.kernel('activation', source, { WG, OP: OPS[op], GRAD: grad, V4: v4, T, ENABLE_F16: enableF16(t.dtype) });
 }
+
+/** Dispatch over chunks; f32 chunks whose length is a multiple of 4 go four elements per invocation. */
+function launch(t: Tensor, op: Activation, grad: boolean, bind: (s: number, n: number) => GPUBindingLike[], alpha: number): void {
+  for (const [s, n] of chunkRanges(t)) {
+    const v4 = t.dtype === 'f32' && n % 4 === 0;
+    const k = kernelFor(t, op, grad, v4);
+    const items = v4 ? n / 4 : n;
+    t.engine.rt.dispatch(k, bind(s, n), params().u32(items).f32(alpha), grid1D(items, WG));
+  }
+}
+
+type GPUBindingLike = ReturnType<Tensor['binding']>;
 
 /** y = f(x). */
 export function activationForward(x: Tensor, op: Activation, alpha = 0.01): Tensor {
-  const k = kernelFor(x, op, false);
+  kernelFor(x, op, false, false);
   const y = x.engine.empty(x.shape, x.dtype);
-  for (const [s, n] of chunkRanges(x)) x.engine.rt.dispatch(k, [x.binding(s, n), y.binding(s, n)], params().u32(n).f32(alpha), grid1D(n, WG));
+  launch(x, op, false, (s, n) => [x.binding(s, n), y.binding(s, n)], alpha);
   return y;
 }
 
@@ -29,10 +42,7 @@ export function activationBackward(gy: Tensor, saved: Tensor, op: Activation, al
   if (!sameShape(gy.shape, saved.shape) || gy.dtype !== saved.dtype) {
     throw new VesselError(`${op} backward: gradient ${fmtShape(gy.shape)} ${gy.dtype} does not match ${fmtShape(saved.shape)} ${saved.dtype}`);
   }
-  const k = kernelFor(gy, op, true);
   const gx = gy.engine.empty(gy.shape, gy.dtype);
-  for (const [s, n] of chunkRanges(gy)) {
-    gy.engine.rt.dispatch(k, [gy.binding(s, n), saved.binding(s, n), gx.binding(s, n)], params().u32(n).f32(alpha), grid1D(n, WG));
-  }
+  launch(gy, op, true, (s, n) => [gy.binding(s, n), saved.binding(s, n), gx.binding(s, n)], alpha);
   return gx;
 }

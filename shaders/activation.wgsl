@@ -1,6 +1,7 @@
 // Pointwise activations and their gradients. OP: 0 ReLU, 1 LeakyReLU(alpha), 2 SiLU, 3 sigmoid.
 // Forward: y = f(x). Backward: gx = gy · f'(x) (sigmoid uses its saved output: f' = y·(1 − y)).
-// Math is done in f32 whatever the storage type T.
+// Math is done in f32 whatever the storage type T; V4 variants (f32, n % 4 == 0) move four elements per invocation
+// (T is then vec4<f32> and n counts vec4s).
 ${ENABLE_F16}
 struct Params { n: u32, alpha: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -37,13 +38,29 @@ fn dact(v: f32) -> f32 {
   }
 }
 
+fn act4(v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(act(v.x), act(v.y), act(v.z), act(v.w));
+}
+
+fn dact4(v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(dact(v.x), dact(v.y), dact(v.z), dact(v.w));
+}
+
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
   if (i >= p.n) { return; }
+#if ${V4}
+#if ${GRAD}
+  gx[i] = gy[i] * dact4(xs[i]);
+#else
+  y[i] = act4(x[i]);
+#endif
+#else
 #if ${GRAD}
   gx[i] = ${T}(f32(gy[i]) * dact(f32(xs[i])));
 #else
   y[i] = ${T}(act(f32(x[i])));
+#endif
 #endif
 }

@@ -27,7 +27,7 @@ describe('activations', () => {
   }
 
   for (const [name, [op, ref]] of Object.entries(OPS)) {
-    for (const n of [1, 13, 1001]) {
+    for (const n of [1, 13, 1000, 1001]) {
       it(`${name}: forward and gradient match float64 finite differences (${n} elements)`, async () => {
         const e = await getEngine();
         // stay away from the kinks of ReLU/LeakyReLU so finite differences are valid
