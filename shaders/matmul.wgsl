@@ -1,7 +1,7 @@
 // Register-blocked f32 matmul C = op(A)·op(B) with no workgroup memory (the fast variant on CPU drivers, where
-// barriers are expensive). Each invocation computes a TM×(4·TN4) block of C, walking K four at a time and loading
-// four consecutive elements along each operand's contiguous dimension per load (vec4 arrays when that dimension
-// and every offset are multiples of 4, else four scalar loads).
+// barriers are expensive). Each invocation computes a TM×(4·TN4) block of C as a sum over k of outer products,
+// loading B (and a transposed A) four consecutive elements at a time along their contiguous dimension (vec4 arrays
+// when that dimension and every offset are multiples of 4, else four scalar loads).
 //   A: [M, K] row-major, or [K, M] when TRANS_A.   B: [K, N], or [N, K] when TRANS_B.   C: [M, N].
 // Batches run along z; a batch stride of 0 broadcasts one operand. Offsets are element offsets into the bindings
 // (bindings start at aligned byte offsets; the remainder is passed here). lda: A's row stride (K, or A's full M
@@ -71,82 +71,49 @@ fn ldB1(i: u32) -> f32 {
 
 @compute @workgroup_size(${WG_X}, ${WG_Y}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-#if ${ROW_UNIFORM}
-  let row0 = wid.y * TM;
-#else
   let row0 = gid.y * TM;
-#endif
   let col0 = gid.x * TN;
-  if (row0 >= p.M || col0 >= p.N) { return; }
+  // No early exit for invocations past M or N: on a CPU driver a per-lane branch puts the whole K loop under an
+  // execution mask (every accumulator update becomes load, blend, store). Their loads stay inside the bindings
+  // (WebGPU clamps out-of-range reads) and only their stores are skipped.
   let N = p.N;
   let K = p.K;
   let lda = p.lda;
-  let a0 = p.a_off + gid.z * p.a_bs;
-  let b0 = p.b_off + gid.z * p.b_bs;
-  let c0 = p.c_off + gid.z * p.c_bs;
+  // The batch comes from workgroup_id (uniform), not global_invocation_id.z: a CPU driver's divergence analysis
+  // treats every component of the latter as per-lane.
+  let a0 = p.a_off + wid.z * p.a_bs;
+  let b0 = p.b_off + wid.z * p.b_bs;
+  let c0 = p.c_off + wid.z * p.c_bs;
   var acc: array<vec4f, TM * TN4>;
 
-  // Four k at a time: av[i] = A[row0+i, k..k+3]; bv[kk·TN4 + j] = B[k+kk, col0+4j .. col0+4j+3].
-  let K4 = K & ~3u;
-  for (var k = 0u; k < K4; k += 4u) {
-    var av: array<vec4f, TM>;
-    var bv: array<vec4f, 4u * TN4>;
+  // One k per step: a[i] = A[row0+i, k] and b[j] = B[k, col0+4j .. col0+4j+3], then a TM×TN outer product.
+  // (On CPU drivers every load costs the same per element whatever its width, so the tile's shape, not vec4
+  // loads along K, sets the loads per FMA: (TM + TN) / (TM·TN).)
+  for (var k = 0u; k < K; k++) {
+    var a: array<f32, TM>;
+    var b: array<vec4f, TN4>;
 #if ${TRANS_A}
-    for (var kk = 0u; kk < 4u; kk++) {
-      for (var ig = 0u; ig < TM / 4u; ig++) {
-        let v = ldA(a0 + (k + kk) * lda + row0 + 4u * ig);
-        av[4u * ig + 0u][kk] = v.x;
-        av[4u * ig + 1u][kk] = v.y;
-        av[4u * ig + 2u][kk] = v.z;
-        av[4u * ig + 3u][kk] = v.w;
-      }
+    for (var ig = 0u; ig < TM / 4u; ig++) {
+      let v = ldA(a0 + k * lda + row0 + 4u * ig);
+      a[4u * ig] = v.x;
+      a[4u * ig + 1u] = v.y;
+      a[4u * ig + 2u] = v.z;
+      a[4u * ig + 3u] = v.w;
     }
 #else
-    for (var i = 0u; i < TM; i++) { av[i] = ldA(a0 + (row0 + i) * lda + k); }
+    for (var i = 0u; i < TM; i++) { a[i] = ldA1(a0 + (row0 + i) * lda + k); }
 #endif
-#if ${TRANS_B}
-    for (var jn = 0u; jn < TN; jn++) {
-      let v = ldB(b0 + (col0 + jn) * K + k);
-      bv[0u * TN4 + jn / 4u][jn % 4u] = v.x;
-      bv[1u * TN4 + jn / 4u][jn % 4u] = v.y;
-      bv[2u * TN4 + jn / 4u][jn % 4u] = v.z;
-      bv[3u * TN4 + jn / 4u][jn % 4u] = v.w;
-    }
-#else
-    for (var kk = 0u; kk < 4u; kk++) {
-      for (var j = 0u; j < TN4; j++) { bv[kk * TN4 + j] = ldB(b0 + (k + kk) * N + col0 + 4u * j); }
-    }
-#endif
-    for (var i = 0u; i < TM; i++) {
-      let a = av[i];
-      for (var j = 0u; j < TN4; j++) {
-        var c = acc[i * TN4 + j];
-        c = fma(vec4f(a.x), bv[0u * TN4 + j], c);
-        c = fma(vec4f(a.y), bv[1u * TN4 + j], c);
-        c = fma(vec4f(a.z), bv[2u * TN4 + j], c);
-        c = fma(vec4f(a.w), bv[3u * TN4 + j], c);
-        acc[i * TN4 + j] = c;
-      }
-    }
-  }
-  // The last K mod 4 values, one at a time (nothing past K is read into a valid output).
-  for (var k = K4; k < K; k++) {
-    var bv: array<vec4f, TN4>;
 #if ${TRANS_B}
     for (var j = 0u; j < TN4; j++) {
       let n = b0 + (col0 + 4u * j) * K + k;
-      bv[j] = vec4f(ldB1(n), ldB1(n + K), ldB1(n + 2u * K), ldB1(n + 3u * K));
+      b[j] = vec4f(ldB1(n), ldB1(n + K), ldB1(n + 2u * K), ldB1(n + 3u * K));
     }
 #else
-    for (var j = 0u; j < TN4; j++) { bv[j] = ldB(b0 + k * N + col0 + 4u * j); }
+    for (var j = 0u; j < TN4; j++) { b[j] = ldB(b0 + k * N + col0 + 4u * j); }
 #endif
     for (var i = 0u; i < TM; i++) {
-#if ${TRANS_A}
-      let a = vec4f(ldA1(a0 + k * lda + row0 + i));
-#else
-      let a = vec4f(ldA1(a0 + (row0 + i) * lda + k));
-#endif
-      for (var j = 0u; j < TN4; j++) { acc[i * TN4 + j] = fma(a, bv[j], acc[i * TN4 + j]); }
+      let av = vec4f(a[i]);
+      for (var j = 0u; j < TN4; j++) { acc[i * TN4 + j] = fma(av, b[j], acc[i * TN4 + j]); }
     }
   }
 

@@ -13,12 +13,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 
 @compute @workgroup_size(16, 16, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let n = gid.x;
   let m = gid.y;
   if (m >= p.M || n >= p.N) { return; }
-  let a0 = p.a_off + gid.z * p.a_bs;
-  let b0 = p.b_off + gid.z * p.b_bs;
+  let a0 = p.a_off + wid.z * p.a_bs;
+  let b0 = p.b_off + wid.z * p.b_bs;
 #if ${TRANS_A}
   let sam = 1u;
   let sak = p.lda;
@@ -37,5 +37,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var k = 0u; k < p.K; k++) {
     acc = fma(A[min(a0 + m * sam + k * sak, p.a_max)], B[min(b0 + k * sbk + n * sbn, p.b_max)], acc);
   }
-  C[p.c_off + gid.z * p.c_bs + m * p.N + n] = acc;
+  C[p.c_off + wid.z * p.c_bs + m * p.N + n] = acc;
 }
