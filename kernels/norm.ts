@@ -18,8 +18,8 @@ const CHUNK = 8192;
 type Stage = 'STATS_PART' | 'STATS_FIN' | 'APPLY' | 'BWD_PART' | 'BWD_RED' | 'BWD_DX';
 const STAGES: Stage[] = ['STATS_PART', 'STATS_FIN', 'APPLY', 'BWD_PART', 'BWD_RED', 'BWD_DX'];
 
-function kernel(e: Engine, stage: Stage, dtype: string): Kernel {
-  const defs: Record<string, string | number | boolean> = { WG, T: wgslType(dtype), ENABLE_F16: enableF16(dtype) };
+function kernel(e: Engine, stage: Stage, dtype: string, v4 = false): Kernel {
+  const defs: Record<string, string | number | boolean> = { WG, V4: v4, T: v4 ? 'vec4<f32>' : wgslType(dtype), ENABLE_F16: enableF16(dtype) };
   for (const s of STAGES) defs[s] = s === stage;
   return e.rt.kernel('norm', source, defs);
 }
@@ -77,7 +77,9 @@ export function groupNormForward(x: Tensor, groups: number, gamma: Tensor, beta:
   const part = e.empty([N * G * nchunks, 4]);
   const stats = e.empty([N * G, 2]);
   const y = e.empty(x.shape, x.dtype);
-  const kp = kernel(e, 'STATS_PART', x.dtype);
+  const v4 = x.dtype === 'f32' && S % 4 === 0;
+  const vw = v4 ? 4 : 1;
+  const kp = kernel(e, 'STATS_PART', x.dtype, v4);
   const slices = sampleSlices(x, C * S, op);
   for (const [n0, cnt] of slices) {
     const pr = params().u32(cnt * C * S).u32(M).u32(S).u32(C).u32(G).u32(CHUNK).u32(nchunks).u32(n0 * G).u32(cnt * G).f32(eps);
@@ -85,11 +87,11 @@ export function groupNormForward(x: Tensor, groups: number, gamma: Tensor, beta:
   }
   const pf = params().u32(0).u32(M).u32(S).u32(C).u32(G).u32(CHUNK).u32(nchunks).u32(0).u32(N * G).f32(eps);
   e.rt.dispatch(kernel(e, 'STATS_FIN', x.dtype), [part.binding(), stats.binding()], pf, [Math.ceil((N * G) / WG), 1, 1]);
-  const ka = kernel(e, 'APPLY', x.dtype);
+  const ka = kernel(e, 'APPLY', x.dtype, v4);
   for (const [n0, cnt] of slices) {
     const n = cnt * C * S;
-    const pa = params().u32(n).u32(M).u32(S).u32(C).u32(G).u32(CHUNK).u32(nchunks).u32(n0 * G).u32(cnt * G).f32(eps);
-    e.rt.dispatch(ka, [x.binding(n0 * C * S, n), stats.binding(), gamma.binding(), beta.binding(), y.binding(n0 * C * S, n)], pa, grid1D(n, WG));
+    const pa = params().u32(n / vw).u32(M).u32(S).u32(C).u32(G).u32(CHUNK).u32(nchunks).u32(n0 * G).u32(cnt * G).f32(eps);
+    e.rt.dispatch(ka, [x.binding(n0 * C * S, n), stats.binding(), gamma.binding(), beta.binding(), y.binding(n0 * C * S, n)], pa, grid1D(n / vw, WG));
   }
   part.dispose();
   return { y, stats };
@@ -114,7 +116,9 @@ export function groupNormBackward(
   const coef = e.empty([N * G, 2]);
   const dx = e.empty(x.shape, x.dtype);
   const slices = sampleSlices(x, C * S, op);
-  const kp = kernel(e, 'BWD_PART', x.dtype);
+  const v4 = x.dtype === 'f32' && S % 4 === 0;
+  const vw = v4 ? 4 : 1;
+  const kp = kernel(e, 'BWD_PART', x.dtype, v4);
   for (const [n0, cnt] of slices) {
     const n = cnt * C * S;
     const pr = params().u32(n).u32(M).u32(S).u32(C).u32(G).u32(CHUNK).u32(nchunks).u32(n0 * C).u32(cnt).f32(0);
@@ -122,11 +126,11 @@ export function groupNormBackward(
   }
   const prr = params().u32(0).u32(M).u32(S).u32(C).u32(G).u32(CHUNK).u32(nchunks).u32(0).u32(N).f32(0);
   e.rt.dispatch(kernel(e, 'BWD_RED', x.dtype), [part.binding(), gamma.binding(), dgamma.binding(), dbeta.binding(), coef.binding()], prr, [Math.ceil((C + N * G) / WG), 1, 1]);
-  const kd = kernel(e, 'BWD_DX', x.dtype);
+  const kd = kernel(e, 'BWD_DX', x.dtype, v4);
   for (const [n0, cnt] of slices) {
     const n = cnt * C * S;
-    const pd = params().u32(n).u32(M).u32(S).u32(C).u32(G).u32(CHUNK).u32(nchunks).u32(n0 * G).u32(cnt).f32(0);
-    e.rt.dispatch(kd, [x.binding(n0 * C * S, n), dy.binding(n0 * C * S, n), stats.binding(), gamma.binding(), coef.binding(), dx.binding(n0 * C * S, n)], pd, grid1D(n, WG));
+    const pd = params().u32(n / vw).u32(M).u32(S).u32(C).u32(G).u32(CHUNK).u32(nchunks).u32(n0 * G).u32(cnt).f32(0);
+    e.rt.dispatch(kd, [x.binding(n0 * C * S, n), dy.binding(n0 * C * S, n), stats.binding(), gamma.binding(), coef.binding(), dx.binding(n0 * C * S, n)], pd, grid1D(n / vw, WG));
   }
   part.dispose();
   coef.dispose();

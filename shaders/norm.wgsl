@@ -7,6 +7,8 @@
 //   BWD_PART    partial sums per (n, c, chunk): (Σ dy, Σ dy·xhat)
 //   BWD_RED     dgamma[c] = Σ_n Σ dy·xhat, dbeta[c] = Σ_n Σ dy; per group (Σ gamma·dy, Σ gamma·dy·xhat) / M
 //   BWD_DX      dx = rstd·(gamma[c]·dy − mean_g(gamma·dy) − xhat·mean_g(gamma·dy·xhat))
+// V4 variants (f32 with S a multiple of 4): T is vec4<f32>, four elements of one channel per load; p.n then counts
+// vec4s in APPLY and BWD_DX, while seg, s and chunk stay in elements.
 ${ENABLE_F16}
 struct Params { n: u32, seg: u32, s: u32, c: u32, g: u32, chunk: u32, nchunks: u32, base: u32, count: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -21,6 +23,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let seg0 = wid.y * p.seg;
   let start = wid.x * p.chunk;
   let end = min(start + p.chunk, p.seg);
+#if ${V4}
+  let k = x[seg0 / 4u].x;
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var i = start / 4u + lid; i < end / 4u; i += ${WG}u) {
+    let d = x[seg0 / 4u + i] - vec4<f32>(k);
+    s1 += d.x + d.y + d.z + d.w;
+    s2 += dot(d, d);
+  }
+#else
   let k = f32(x[seg0]);
   var s1 = 0.0;
   var s2 = 0.0;
@@ -29,6 +41,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     s1 += d;
     s2 += d * d;
   }
+#endif
   red[lid] = vec2<f32>(s1, s2);
   workgroupBarrier();
   for (var w = ${WG}u / 2u; w > 0u; w >>= 1u) {
@@ -66,9 +79,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
   if (i >= p.n) { return; }
+#if ${V4}
+  let c = (4u * i / p.s) % p.c;
+  let st = stats[p.base + 4u * i / p.seg];
+  y[i] = (x[i] - vec4<f32>(st.x)) * (st.y * gamma[c]) + vec4<f32>(beta[c]);
+#else
   let c = (i / p.s) % p.c;
   let st = stats[p.base + i / p.seg];
   y[i] = ${T}((f32(x[i]) - st.x) * st.y * gamma[c] + beta[c]);
+#endif
 }
 #elif ${BWD_PART}
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
@@ -87,11 +106,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let end = min(start + p.chunk, p.s);
   var a = 0.0;
   var b = 0.0;
+#if ${V4}
+  for (var i = start / 4u + lid; i < end / 4u; i += ${WG}u) {
+    let g = dy[off / 4u + i];
+    a += g.x + g.y + g.z + g.w;
+    b += dot(g, (x[off / 4u + i] - vec4<f32>(st.x)) * st.y);
+  }
+#else
   for (var i = start + lid; i < end; i += ${WG}u) {
     let g = f32(dy[off + i]);
     a += g;
     b += g * (f32(x[off + i]) - st.x) * st.y;
   }
+#endif
   red[lid] = vec2<f32>(a, b);
   workgroupBarrier();
   for (var w = ${WG}u / 2u; w > 0u; w >>= 1u) {
@@ -142,11 +169,20 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
   if (i >= p.n) { return; }
+#if ${V4}
+  let c = (4u * i / p.s) % p.c;
+  let grp = p.base + 4u * i / p.seg;
+  let st = stats[grp];
+  let cf = coef[grp];
+  let xhat = (x[i] - vec4<f32>(st.x)) * st.y;
+  dx[i] = st.y * (gamma[c] * dy[i] - vec4<f32>(cf.x) - xhat * cf.y);
+#else
   let c = (i / p.s) % p.c;
   let grp = p.base + i / p.seg;
   let st = stats[grp];
   let cf = coef[grp];
   let xhat = (f32(x[i]) - st.x) * st.y;
   dx[i] = ${T}(st.y * (gamma[c] * f32(dy[i]) - cf.x - xhat * cf.y));
+#endif
 }
 #endif

@@ -58,6 +58,8 @@ describe('group and instance norm', () => {
     [[3, 4, 17], 4, 2],
     [[1, 8, 9, 11, 13], 2, 3],
     [[2, 3, 1, 1, 1], 3, 4],
+    [[2, 4, 2, 3, 2], 2, 5],
+    [[3, 6, 4, 4, 5], 6, 6],
   ] as const) {
     it(`matches float64 finite differences at ${JSON.stringify(shape)}, ${G} groups`, async () => {
       const e = await getEngine();
