@@ -3,8 +3,8 @@
 //
 // Selection is exact without sorting the whole volume: integer volumes of ≤ 16 bits use one counting pass; float32
 // volumes use a two-level radix select on the order-preserving 32-bit key of each value (a 65536-bin histogram of the
-// high halves, then one of the low halves inside the bins that hold the wanted ranks), i.e. two passes and a fixed
-// 512 KiB of counters even at 512³; other arrays are copied to float64 and quick-selected. No Node imports.
+// high halves, then one of the low halves inside each bin that holds a wanted rank), i.e. two passes and 0.5 MiB of
+// counters per level even at 512³; other arrays are copied to float64 and quick-selected. No Node imports.
 import { VesselError } from '../gpu/errors.js';
 
 export type NumericArray =
