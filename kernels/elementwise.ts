@@ -209,7 +209,8 @@ function run(spec: Spec, operands: Tensor[], out?: Tensor): Tensor {
     u.f32(spec.s0 ?? 0).f32(spec.s1 ?? 0).u32(spec.k0 ?? 0).u32(spec.k1 ?? 0);
     const bindings = operands.map((t, i) => fixed[i] ?? t.binding(start, count));
     bindings.push(out.binding(start, count));
-    rt.dispatch(kernel, bindings, u, grid1D(Math.ceil(count / 4), WG));
+    const perThread = vec ? 4 : 4 / bytesPer(spec.outDtype);
+    rt.dispatch(kernel, bindings, u, grid1D(Math.ceil(count / perThread), WG));
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // Elementwise ops with NumPy broadcasting: out[i] = op(a[ia], b[ib], c[ic]) for one, two or three operands.
-// One invocation computes four consecutive outputs and writes whole u32 words (four u8 or two f16 per word),
-// so no two invocations ever share an output word.
+// An invocation writes whole u32 words: four elements on the vector path, otherwise one 32-bit element, two f16
+// or four u8 — so no two invocations ever share an output word.
 //
 // Operand modes (per operand): VEC (same shape as the output, loaded four at a time: vec4 for 32-bit types,
 // two words for f16, one word for u8), SAME (same shape, scalar loads), SCALAR (one element), BC (broadcast:
@@ -239,9 +239,10 @@ fn element(i: u32) -> ${OUT_CT} {
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let t = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
+#if ${VEC}
+  // Four elements per invocation, whole vectors / words in and out.
   let i0 = t * 4u;
   if (i0 >= p.n) { return; }
-#if ${VEC}
   let va = load4_a(i0);
 #if ${ARITY2}
   let vb = load4_b(i0);
@@ -261,20 +262,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 #else
   OUT[t] = r;
 #endif
-#else
-  var r = vec4<${OUT_CT}>();
-  for (var j = 0u; j < 4u; j = j + 1u) {
-    if (i0 + j < p.n) { r[j] = element(i0 + j); }
-  }
-#if ${OUT_F16}
-  OUT[t * 2u] = bitcast<u32>(r.xy);
-  if (i0 + 2u < p.n) { OUT[t * 2u + 1u] = bitcast<u32>(r.zw); }
+#elif ${OUT_F16}
+  // One output word (two f16) per invocation.
+  let i0 = t * 2u;
+  if (i0 >= p.n) { return; }
+  let r0 = element(i0);
+  var r1 = r0;
+  if (i0 + 1u < p.n) { r1 = element(i0 + 1u); }
+  OUT[t] = bitcast<u32>(vec2<f16>(r0, r1));
 #elif ${OUT_U8}
-  OUT[t] = (r.x & 0xFFu) | ((r.y & 0xFFu) << 8u) | ((r.z & 0xFFu) << 16u) | ((r.w & 0xFFu) << 24u);
-#else
+  // One output word (four u8) per invocation.
+  let i0 = t * 4u;
+  if (i0 >= p.n) { return; }
+  var w = 0u;
   for (var j = 0u; j < 4u; j = j + 1u) {
-    if (i0 + j < p.n) { OUT[i0 + j] = r[j]; }
+    if (i0 + j < p.n) { w = w | ((element(i0 + j) & 0xFFu) << (8u * j)); }
   }
-#endif
+  OUT[t] = w;
+#else
+  // One 32-bit element per invocation.
+  if (t >= p.n) { return; }
+  OUT[t] = element(t);
 #endif
 }
