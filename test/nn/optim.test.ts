@@ -165,20 +165,20 @@ describe('optimizers', () => {
     const x = e.tensor(randArray(2 * C * 30, 11, -2, 2), [2, C, 30], 'f16');
     const target = e.tensor(randArray(2 * C * 30, 12), [2, C, 30], 'f16');
     const opt = new SGD([w, b], { lr: 0.1 });
-    const step = (scaler: LossScaler) =>
+    const step = (scaler: LossScaler, clipNorm?: number) =>
       e.scopeAsync(async () => {
         const y = silu(groupNorm(x, 2, w, b));
         expect(y.dtype).toBe('f16');
         const loss = mseLoss(y, target);
         scaler.backward(loss);
         expect(w.grad!.dtype).toBe('f32');
-        const r = await scaler.step(opt, loss);
+        const r = await scaler.step(opt, loss, { clipNorm });
         opt.zeroGrad();
         return r;
       });
     // a sane scale: the step is taken; the gradients match an f32 run
     const w0 = Float32Array.from(await w.read());
-    const ok = await step(new LossScaler({ initScale: 1024, growthInterval: 1 }));
+    const ok = await step(new LossScaler({ initScale: 1024, growthInterval: 1 }), 1.0);
     expect(ok.skipped).toBe(false);
     expect(Number.isFinite(ok.loss)).toBe(true);
     expect(ok.scale).toBe(2048);

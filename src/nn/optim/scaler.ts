@@ -4,6 +4,7 @@
 // On overflow the step is skipped and S halves; after `growthInterval` good steps S doubles.
 import { unscaleCheck } from '../../../kernels/optim.js';
 import { backward } from '../../autograd/tape.js';
+import { clipGradNorm } from './clip.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Optimizer } from './optimizer.js';
 
@@ -46,14 +47,17 @@ export class LossScaler {
   }
 
   /**
-   * Unscale the gradients of `opt`'s parameters, then read the loss and the overflow flag back together (the one
-   * readback of the step) and either step the optimiser or skip the step (zeroing the gradients either way is left
-   * to the caller, as with PyTorch).
+   * Unscale the gradients of `opt`'s parameters (and clip them to `clipNorm` when given), then read the loss and
+   * the overflow flag back together (the one readback of the step) and either step the optimiser or skip the step
+   * (zeroing the gradients either way is left to the caller, as with PyTorch).
    */
-  async step(opt: Optimizer, loss: Tensor): Promise<ScaledStep> {
+  async step(opt: Optimizer, loss: Tensor, o: { clipNorm?: number } = {}): Promise<ScaledStep> {
     const e = loss.engine;
     const flag = e.zeros([1], 'u32');
     for (const p of opt.params) if (p.grad) unscaleCheck(p.grad, 1 / this.scale, flag);
+    // Clipping works on the unscaled gradients (as torch's unscale_ + clip_grad_norm_); on overflow the step is
+    // skipped anyway, so clipping non-finite values does no harm.
+    if (o.clipNorm !== undefined && opt.params.some((p) => p.grad)) clipGradNorm(opt.params, o.clipNorm).dispose();
     // loss (f32) and flag (u32) side by side in one buffer, read once
     const both = e.empty([2], 'u32');
     e.rt.copy(loss.buffer, 0, both.buffer, 0, 4);
