@@ -88,3 +88,36 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   record('cast', [x], [y], [], ([gy]) => [m.cast(gy!, from)]);
   return y;
 }
+
+/** g (reduced shape, keepDims layout) broadcast back to `shape`. */
+function expandTo(g: Tensor, keepShape: Shape, shape: Shape, factor: number): Tensor {
+  const gk = g.reshape(keepShape);
+  const z = g.engine.zeros(shape, g.dtype);
+  const s = m.add(z, gk);
+  z.dispose();
+  gk.dispose();
+  if (factor === 1) return s;
+  const r = m.mul(s, factor);
+  s.dispose();
+  return r;
+}
+
+type Axes = number | readonly number[];
+
+function reduceOp(kind: 'sum' | 'mean', x: Tensor, axes?: Axes, keepDims = false): Tensor {
+  const y = kind === 'sum' ? m.sum(x, axes, keepDims) : m.mean(x, axes, keepDims);
+  if (!needsGrad(x)) return y;
+  const rank = x.rank;
+  const list = axes === undefined ? x.shape.map((_, i) => i) : (typeof axes === 'number' ? [axes] : [...axes]).map((a) => (a < 0 ? a + rank : a));
+  const keepShape = x.shape.map((d, i) => (list.includes(i) ? 1 : d));
+  const count = list.reduce((a, i) => a * x.shape[i], 1);
+  const xs = x.shape;
+  record(kind, [x], [y], [], ([gy]) => [expandTo(gy!, keepShape, xs, kind === 'mean' ? 1 / count : 1)]);
+  return y;
+}
+
+/** Σ over `axes` (all when omitted), differentiable. */
+export const sum = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('sum', x, axes, keepDims);
+
+/** Mean over `axes` (all when omitted), differentiable. */
+export const mean = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('mean', x, axes, keepDims);

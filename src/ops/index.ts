@@ -1,7 +1,7 @@
 // The differentiable op API: every op runs its forward kernel(s) and, when gradients are recorded, registers the
 // backward written beside it (src/autograd).
 export { relu, leakyRelu, silu, sigmoid } from './activation.js';
-export { add, sub, mul, reshape, cast, sumToShape, type Operand } from './arith.js';
+export { add, sub, mul, sum, mean, reshape, cast, sumToShape, type Operand } from './arith.js';
 export { attention } from './attention.js';
 export { conv3d, type Conv3dOptions } from './conv.js';
 export { convTranspose3d, type ConvTranspose3dOptions } from './convtranspose.js';

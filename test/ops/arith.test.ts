@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/autograd/index.js';
-import { add, cast, mul, reshape, sub } from '../../src/ops/arith.js';
+import { add, cast, mean, mul, reshape, sub, sum } from '../../src/ops/arith.js';
 import { concat, split, transpose } from '../../src/ops/shape.js';
 import { getEngine, randArray, relErr } from '../helpers.js';
 import { leaf, numericGrad } from './ref.js';
@@ -70,6 +70,25 @@ describe('broadcast arithmetic and layout ops', () => {
       expect(z.grad!.dtype).toBe('f32');
       expect(relErr(await z.grad!.read(), Array.from(xs, (v) => 2 * v))).toBeLessThan(2e-3);
     }
+  });
+
+  it('sum and mean over axes carry gradients back to every element', async () => {
+    const e = await getEngine();
+    const xs = randArray(2 * 3 * 5, 9);
+    const x = leaf(e, xs, [2, 3, 5]);
+    const s = sum(x, [0, 2]);
+    expect(s.shape).toEqual([3]);
+    const gs = [0.5, -1, 2];
+    backward(s, e.tensor(gs, [3]));
+    const g = await x.grad!.read();
+    for (let i = 0; i < 30; i++) expect(g[i]).toBeCloseTo(gs[Math.floor(i / 5) % 3], 6);
+    const x2 = leaf(e, xs, [2, 3, 5]);
+    const mu = mean(x2);
+    expect(relErr([await mu.item()], [xs.reduce((a, b) => a + b, 0) / 30])).toBeLessThan(1e-6);
+    backward(mul(mu, 3));
+    expect(relErr(await x2.grad!.read(), Array(30).fill(3 / 30))).toBeLessThan(1e-6);
+    const k = mean(x2, -1, true);
+    expect(k.shape).toEqual([2, 3, 1]);
   });
 
   it('concat, split and transpose: gradients route back to each piece', async () => {
