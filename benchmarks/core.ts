@@ -4,7 +4,7 @@
 import type { Engine } from '../src/engine.js';
 import { isCpuAdapter, matmulInto, tuneCandidates, tuneMatmul, chooseVariant, usableVariants } from '../kernels/matmul.js';
 import { triad } from '../kernels/triad.js';
-import { adapterContext, gpuTime, result, round, wallTime } from './harness.js';
+import { adapterContext, gpuTime, perCpuSecond, result, round, wallTime } from './harness.js';
 import type { BenchResult, Suite, SuiteOptions } from './suite.js';
 
 const MiB = 1024 * 1024;
@@ -25,6 +25,7 @@ async function* bandwidth(engine: Engine, opts: SuiteOptions): AsyncGenerator<Be
       ...ctx,
       bytes_moved: 2 * bytes,
       best: round((2 * bytes) / (copy.minMs * 1e6)),
+      gb_per_cpu_second: perCpuSecond(engine, (2 * bytes) / 1e9, copy),
       ms: round(copy.medianMs),
       timing: copy.method,
       samples: copy.samples,
@@ -37,6 +38,7 @@ async function* bandwidth(engine: Engine, opts: SuiteOptions): AsyncGenerator<Be
       kernel: 'a = b*c + d, vec4',
       bytes_moved: 4 * bytes,
       best: round((4 * bytes) / (t.minMs * 1e6)),
+      gb_per_cpu_second: perCpuSecond(engine, (4 * bytes) / 1e9, t),
       ms: round(t.medianMs),
       ratio_to_copy: round(gbs / copyGBs, 3),
       timing: t.method,
@@ -80,6 +82,7 @@ async function* matmulBench(engine: Engine, opts: SuiteOptions): AsyncGenerator<
         chosen_by: opts.quick ? 'default for adapter' : 'autotuner',
         ...(tuned ? { tuner_ms: Object.fromEntries(Object.entries(tuned).map(([k, v]) => [k, round(v)])) } : {}),
         best: round(flops / (t.minMs * 1e6)),
+        gflop_per_cpu_second: perCpuSecond(engine, flops / 1e9, t),
         ms: round(t.medianMs),
         timing: t.method,
         samples: t.samples,
@@ -116,6 +119,7 @@ async function* matmulBench(engine: Engine, opts: SuiteOptions): AsyncGenerator<
           chosen_variant: fast.name,
           chosen_speedup: round(gflops / g, 3),
           best: round(flops / (tv.minMs * 1e6)),
+          gflop_per_cpu_second: perCpuSecond(engine, flops / 1e9, tv),
           ms: round(tv.medianMs),
           timing: tv.method,
           samples: tv.samples,

@@ -15,7 +15,21 @@ export interface GpuTiming {
   samples: number;
   callsPerSample: number;
   method: 'gpu-timestamp' | 'wall-to-completion';
+  /**
+   * Process CPU milliseconds per call (median over samples), where the runtime can tell (Node). On a software
+   * adapter the shader runs on this process's threads, so this measures the work even on a machine whose cores
+   * are shared with other jobs, where wall and timestamp figures only measure the share it got.
+   */
+  cpuMsPerCall?: number;
 }
+
+const cpuNow: (() => number) | null =
+  typeof process !== 'undefined' && typeof process.cpuUsage === 'function'
+    ? () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      }
+    : null;
 
 export interface GpuTimeOptions {
   /** Untimed runs first (pipelines compile, caches warm). Default 1. */
@@ -46,10 +60,13 @@ export async function gpuTime(engine: Engine, record: () => void, opts: GpuTimeO
     calls = Math.max(1, Math.min(1000, Math.round((opts.targetMs ?? 50) / Math.max(probe, 1e-3))));
   }
   const per: number[] = [];
+  const cpu: number[] = [];
   for (let s = 0; s < samples; s++) {
+    const c0 = cpuNow?.() ?? 0;
     const ms = await engine.rt.time(() => {
       for (let c = 0; c < calls!; c++) record();
     });
+    if (cpuNow) cpu.push((cpuNow() - c0) / calls);
     per.push(ms / calls);
   }
   return {
@@ -58,6 +75,7 @@ export async function gpuTime(engine: Engine, record: () => void, opts: GpuTimeO
     samples,
     callsPerSample: calls,
     method: engine.gpu.hasTimestamps ? 'gpu-timestamp' : 'wall-to-completion',
+    cpuMsPerCall: cpu.length ? median(cpu) : undefined,
   };
 }
 
@@ -100,10 +118,32 @@ export async function wallTime(engine: Engine, record: () => void, opts: { maxTi
   });
 }
 
-/** Context every result carries: the adapter and how it was timed. */
+/** Context every result carries: the adapter, and on a shared machine how busy it was. */
 export function adapterContext(engine: Engine): Record<string, unknown> {
   const i = engine.gpu.info;
-  return { adapter: describeAdapter(i), fallback: i.isFallbackAdapter };
+  return { adapter: describeAdapter(i), fallback: i.isFallbackAdapter, ...hostLoad() };
+}
+
+/** Logical CPUs and the 1-minute load average (Node on Unix); {} elsewhere. */
+export function hostLoad(): Record<string, number> {
+  const os = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown } }).process?.getBuiltinModule?.('node:os') as
+    | { loadavg(): number[]; availableParallelism?(): number; cpus(): unknown[] }
+    | undefined;
+  if (!os) return {};
+  const load = os.loadavg()[0];
+  return { cpus: os.availableParallelism?.() ?? os.cpus().length, ...(load > 0 ? { load_avg_1m: round(load, 3) } : {}) };
+}
+
+/**
+ * On a software adapter, work per CPU-second: `units` per call divided by the CPU seconds the process spent per
+ * call. Multiplied by the core count it estimates the figure on an otherwise idle machine; it stays meaningful
+ * when the wall-clock figure is diluted by other jobs. Undefined on real GPUs (the host CPU is not doing the work).
+ */
+export function perCpuSecond(engine: Engine, units: number, t: GpuTiming): number | undefined {
+  if (!t.cpuMsPerCall || t.cpuMsPerCall <= 0) return undefined;
+  const i = engine.gpu.info;
+  if (!(i.isFallbackAdapter || i.architecture === 'software')) return undefined;
+  return round(units / (t.cpuMsPerCall / 1000));
 }
 
 export function result(bench: string, value: number, unit: string, context: Record<string, unknown> = {}): BenchResult {

@@ -5,8 +5,8 @@
 //   naive — one invocation per output (shaders/matmul_naive.wgsl): the baseline.
 // Which variant runs: a forced one (forceMatmulVariant / opts.variant), else the autotuner's cached choice for the
 // shape class on this adapter (tuneMatmul), else a default picked from the adapter kind.
-// Operands larger than one storage binding are split along M (rows of A and C); where that is impossible
-// (transposed A, or B itself over the limit) a clear error names the shapes.
+// Operands larger than one storage binding are split along M (rows of A and C); where that is impossible (B, or
+// one batch of a transposed A, larger than a binding) a clear error names the shapes.
 import regSource from '../shaders/matmul.wgsl';
 import tiledSource from '../shaders/matmul_tiled.wgsl';
 import naiveSource from '../shaders/matmul_naive.wgsl';
@@ -89,7 +89,8 @@ export function tuneCandidates(gpu: GpuDevice): MatmulVariant[] {
 }
 
 function defaultVariant(gpu: GpuDevice, M: number, N: number): MatmulVariant {
-  if (isCpuAdapter(gpu)) return matmulVariant('reg8x16');
+  // reg8x16 covers 64×64 of C per workgroup; below two such blocks the smaller tile keeps both CPU threads busy.
+  if (isCpuAdapter(gpu)) return matmulVariant(Math.ceil(M / 64) * Math.ceil(N / 64) < 2 ? 'reg4x4' : 'reg8x16');
   // Small outputs leave big tiles with too few workgroups to fill a GPU.
   if (M * N <= 256 * 256) return matmulVariant('tiled64x64');
   return matmulVariant('tiled128x128');
