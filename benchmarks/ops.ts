@@ -10,7 +10,7 @@ import { activationForward } from '../kernels/activation.js';
 import { groupNormBackward, groupNormForward } from '../kernels/norm.js';
 import { diceBceBackward, diceBceForward } from '../kernels/loss.js';
 import { adamUpdate } from '../kernels/optim.js';
-import { attentionBackward, attentionForward } from '../kernels/attention.js';
+import { attentionBackward, attentionBackwardBlocked, attentionForward, attentionForwardBlocked } from '../kernels/attention.js';
 import { adapterContext, gpuTime, result, round } from './harness.js';
 import type { BenchResult, Suite, SuiteOptions } from './suite.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -95,37 +95,42 @@ async function* attentionBench(e: Engine, opts: SuiteOptions): AsyncGenerator<Be
   const scale = 1 / Math.sqrt(C);
   const samples = opts.quick ? 2 : 3;
   try {
-    const flopsF = 4 * T * T * C;
-    const f = await gpuTime(e, () => {
-      const r = attentionForward(q, k, v, scale);
-      r.o.dispose();
-      r.lse.dispose();
-    }, { samples, warmup: 1, targetMs: 20 });
-    yield result('attention_forward', flopsF / (f.medianMs * 1e6), 'GFLOP/s', { ...ctx, ms: round(f.medianMs), timing: f.method });
-    const { o, lse } = attentionForward(q, k, v, scale);
-    try {
-      // backward: q·kᵀ and dO·vᵀ recomputed in both passes, plus dS·k, dSᵀ·q, Pᵀ·dO
-      const flopsB = 2 * T * T * C * 7;
-      await e.sync();
-      e.rt.pool.resetPeak();
-      const base = e.rt.pool.stats.inUseBytes;
-      const b = await gpuTime(e, () => {
-        const r = attentionBackward(q, k, v, o, lse, dout, scale);
-        r.dq?.dispose();
-        r.dk?.dispose();
-        r.dv?.dispose();
+    for (const impl of ['fused', 'blocked'] as const) {
+      const fwdFn = impl === 'fused' ? attentionForward : attentionForwardBlocked;
+      const bwdFn = impl === 'fused' ? attentionBackward : attentionBackwardBlocked;
+      const flopsF = 4 * T * T * C;
+      const f = await gpuTime(e, () => {
+        const r = fwdFn(q, k, v, scale);
+        r.o.dispose();
+        r.lse.dispose();
       }, { samples, warmup: 1, targetMs: 20 });
-      const peak = e.rt.pool.stats.peakInUseBytes - base;
-      yield result('attention_backward', flopsB / (b.medianMs * 1e6), 'GFLOP/s', {
-        ...ctx,
-        ms: round(b.medianMs),
-        timing: b.method,
-        backward_peak_extra_bytes: peak,
-        score_matrix_bytes: T * T * 4,
-      });
-    } finally {
-      o.dispose();
-      lse.dispose();
+      yield result(`attention_forward_${impl}`, flopsF / (f.medianMs * 1e6), 'GFLOP/s', { ...ctx, ms: round(f.medianMs), timing: f.method });
+      const { o, lse } = fwdFn(q, k, v, scale);
+      try {
+        // backward: q·kᵀ and dO·vᵀ recomputed, plus dS·k, dSᵀ·q, Pᵀ·dO (the fused kernel recomputes the first two twice)
+        const flopsB = 2 * T * T * C * 5;
+        await e.sync();
+        e.rt.pool.resetPeak();
+        const base = e.rt.pool.stats.inUseBytes;
+        const b = await gpuTime(e, () => {
+          const r = bwdFn(q, k, v, o, lse, dout, scale);
+          r.dq?.dispose();
+          r.dk?.dispose();
+          r.dv?.dispose();
+        }, { samples, warmup: 1, targetMs: 20 });
+        const peak = e.rt.pool.stats.peakInUseBytes - base;
+        yield result(`attention_backward_${impl}`, flopsB / (b.medianMs * 1e6), 'GFLOP/s', {
+          ...ctx,
+          ms: round(b.medianMs),
+          timing: b.method,
+          flops_counted: 'five T·S·C products',
+          backward_peak_extra_bytes: peak,
+          score_matrix_bytes: T * T * 4,
+        });
+      } finally {
+        o.dispose();
+        lse.dispose();
+      }
     }
   } finally {
     for (const z of [q, k, v, dout]) z.dispose();

@@ -1,7 +1,15 @@
-// Flash-style attention kernels (shaders/attention.wgsl): a tiled online-softmax forward that keeps only the
-// log-sum-exp per query row, and a backward that recomputes score tiles (dQ over key tiles; dK, dV over query tiles).
-// Memory is O(B·(T + S)·(D + E)); the T×S matrix never exists.
+// Attention kernels, two implementations with the same contract (save only the log-sum-exp per query row; the
+// backward recomputes scores):
+//   fused   (shaders/attention.wgsl) a tiled online-softmax forward and a tile-recomputing backward (dQ over key
+//           tiles; dK, dV over query tiles). Memory O(B·(T + S)·(D + E)): the T×S matrix never exists.
+//   blocked (shaders/attention_block.wgsl + the matmul kernels) blocks of query rows against all keys: scores,
+//           softmax and P·V per block, backward per block with dK, dV accumulated. Memory: one or two [B, R, S]
+//           blocks, R chosen from a byte budget (16 MiB by default), never the whole T×S matrix when it is larger.
 import source from '../shaders/attention.wgsl';
+import blockSource from '../shaders/attention_block.wgsl';
+import { accumulateInto } from './accumulate.js';
+import { concat, slice } from './copy.js';
+import { matmul } from './matmul.js';
 import type { Engine } from '../src/engine.js';
 import { VesselError } from '../src/gpu/errors.js';
 import { params, type Kernel } from '../src/runtime/runtime.js';
@@ -120,4 +128,99 @@ export function attentionBackward(
   }
   delta.dispose();
   return { dq, dk, dv };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Blocked implementation on the matmul kernels
+
+/** Default byte budget of one [B, R, S] score block. */
+export const BLOCK_BUDGET = 16 * 1024 * 1024;
+
+/** Query rows per block so that one [B, R, S] f32 block fits `budget` (and one storage binding). */
+export function blockRows(e: Engine, B: number, T: number, S: number, budget = BLOCK_BUDGET): number {
+  const cap = Math.min(budget, e.rt.maxBinding);
+  return Math.max(1, Math.min(T, Math.floor(cap / (B * S * 4))));
+}
+
+function blockKernel(e: Engine, softmax: boolean): Kernel {
+  return e.rt.kernel('attention_block', blockSource, { SOFTMAX: softmax });
+}
+
+function rowsOf(t: Tensor, t0: number, t1: number, T: number): Tensor {
+  return t0 === 0 && t1 === T ? t.reshape(t.shape) : slice(t, 1, t0, t1);
+}
+
+function joinRows(parts: Tensor[]): Tensor {
+  if (parts.length === 1) return parts[0];
+  const j = concat(parts, 1);
+  for (const p of parts) p.dispose();
+  return j;
+}
+
+export function attentionForwardBlocked(q: Tensor, k: Tensor, v: Tensor, scale: number, budget = BLOCK_BUDGET): { o: Tensor; lse: Tensor } {
+  const { B, T, S } = attentionDims(q, k, v);
+  const e = q.engine;
+  const R = blockRows(e, B, T, S, budget);
+  const os: Tensor[] = [];
+  const ls: Tensor[] = [];
+  const ks = blockKernel(e, true);
+  for (let t0 = 0; t0 < T; t0 += R) {
+    const t1 = Math.min(T, t0 + R);
+    const qb = rowsOf(q, t0, t1, T);
+    const sc = matmul(qb, k, { transB: true });
+    const lb = e.empty([B, t1 - t0]);
+    const rows = B * (t1 - t0);
+    e.rt.dispatch(ks, [sc.binding(), lb.binding()], params().u32(rows).u32(S).f32(scale).u32(0), grid1D(rows, 1));
+    os.push(matmul(sc, v));
+    ls.push(lb);
+    sc.dispose();
+    qb.dispose();
+  }
+  return { o: joinRows(os), lse: joinRows(ls) };
+}
+
+export function attentionBackwardBlocked(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  o: Tensor,
+  lse: Tensor,
+  dout: Tensor,
+  scale: number,
+  needs: readonly boolean[] = [true, true, true],
+  budget = BLOCK_BUDGET,
+): { dq: Tensor | null; dk: Tensor | null; dv: Tensor | null } {
+  const { B, T, S, D, E } = attentionDims(q, k, v);
+  const e = q.engine;
+  const delta = e.empty([B, T]);
+  e.rt.dispatch(kernel(e, 'DELTA', D, E), [o.binding(), dout.binding(), delta.binding()], pk(B * T, S, D, E, scale), grid1D(B * T, 64));
+  const R = blockRows(e, B, T, S, budget);
+  const kd = blockKernel(e, false);
+  const dqs: Tensor[] = [];
+  let dk: Tensor | null = null;
+  let dv: Tensor | null = null;
+  const add = (acc: Tensor | null, x: Tensor): Tensor => {
+    if (!acc) return x;
+    accumulateInto(acc, x);
+    x.dispose();
+    return acc;
+  };
+  for (let t0 = 0; t0 < T; t0 += R) {
+    const t1 = Math.min(T, t0 + R);
+    const qb = rowsOf(q, t0, t1, T);
+    const dob = rowsOf(dout, t0, t1, T);
+    const lb = rowsOf(lse, t0, t1, T);
+    const db = rowsOf(delta, t0, t1, T);
+    const sc = matmul(qb, k, { transB: true });
+    const dp = matmul(dob, v, { transB: true });
+    const n = sc.size;
+    e.rt.dispatch(kd, [sc.binding(), dp.binding(), lb.binding(), db.binding()], params().u32(B * (t1 - t0)).u32(S).f32(scale).u32(0), grid1D(n, 256));
+    // sc now holds P, dp holds dS (scale included)
+    if (needs[2]) dv = add(dv, matmul(sc, dob, { transA: true }));
+    if (needs[1]) dk = add(dk, matmul(dp, qb, { transA: true }));
+    if (needs[0]) dqs.push(matmul(dp, k));
+    for (const t of [qb, dob, lb, db, sc, dp]) t.dispose();
+  }
+  delta.dispose();
+  return { dq: needs[0] ? joinRows(dqs) : null, dk, dv };
 }

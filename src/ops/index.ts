@@ -2,7 +2,7 @@
 // backward written beside it (src/autograd).
 export { relu, leakyRelu, silu, sigmoid } from './activation.js';
 export { add, sub, mul, sum, mean, reshape, cast, sumToShape, type Operand } from './arith.js';
-export { attention } from './attention.js';
+export { attention, type AttentionOptions } from './attention.js';
 export { conv3d, type Conv3dOptions } from './conv.js';
 export { convTranspose3d, type ConvTranspose3dOptions } from './convtranspose.js';
 export { embedding } from './embedding.js';

@@ -18,10 +18,12 @@ describe('bench suite: ops (quick)', () => {
       expect(Number.isFinite(r.value) && r.value > 0).toBe(true);
       if (name !== 'ops_copy_bandwidth') expect(r.fraction_of_copy).toBeGreaterThan(0);
     }
-    const bwd = by.get('attention_backward')!;
-    expect(bwd.unit).toBe('GFLOP/s');
-    expect(bwd.value).toBeGreaterThan(0);
-    expect(bwd.backward_peak_extra_bytes as number).toBeLessThan(bwd.score_matrix_bytes as number);
-    expect(typeof by.get('attention_forward')!.adapter).toBe('string');
+    for (const impl of ['fused', 'blocked']) {
+      const bwd = by.get(`attention_backward_${impl}`)!;
+      expect(bwd.unit).toBe('GFLOP/s');
+      expect(bwd.value).toBeGreaterThan(0);
+      expect(typeof by.get(`attention_forward_${impl}`)!.adapter).toBe('string');
+    }
+    expect(by.get('attention_backward_fused')!.backward_peak_extra_bytes as number).toBeLessThan(by.get('attention_backward_fused')!.score_matrix_bytes as number);
   });
 });

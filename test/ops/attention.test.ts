@@ -44,12 +44,15 @@ describe('attention', () => {
     expect(relErr(await vt.grad!.read(), fixture('attention_scale0.5.dv').data)).toBeLessThan(1e-4);
   });
 
-  for (const [B, T, S, D, E, scale] of [
-    [1, 5, 3, 2, 3, 1.3],
-    [2, 67, 70, 5, 7, 0.4],
-    [3, 9, 130, 3, 66, 0.7],
+  for (const [B, T, S, D, E, scale, impl] of [
+    [1, 5, 3, 2, 3, 1.3, 'fused'],
+    [2, 67, 70, 5, 7, 0.4, 'fused'],
+    [3, 9, 130, 3, 66, 0.7, 'fused'],
+    [1, 5, 3, 2, 3, 1.3, 'blocked'],
+    [2, 67, 70, 5, 7, 0.4, 'blocked'],
+    [3, 9, 130, 3, 66, 0.7, 'blocked'],
   ] as const) {
-    it(`matches float64 finite differences: B ${B}, T ${T}, S ${S}, D ${D}, E ${E}`, async () => {
+    it(`${impl}: matches float64 references: B ${B}, T ${T}, S ${S}, D ${D}, E ${E}`, async () => {
       const e = await getEngine();
       const qs = randArray(B * T * D, 1, -1.5, 1.5);
       const ks = randArray(B * S * D, 2, -1.5, 1.5);
@@ -58,7 +61,8 @@ describe('attention', () => {
       const q = leaf(e, qs, [B, T, D]);
       const k = leaf(e, ks, [B, S, D]);
       const v = leaf(e, vs, [B, S, E]);
-      const y = attention(q, k, v, scale);
+      // blocked: a small budget forces several row blocks (T = 67 → blocks of 5 rows)
+      const y = attention(q, k, v, scale, { impl, blockBytes: B * S * 4 * 5 });
       backward(y, e.tensor(gys, y.shape));
       const ref = (a: ArrayLike<number>, b: ArrayLike<number>, c: ArrayLike<number>) => attnRef(a, b, c, B, T, S, D, E, scale);
       expect(relErr(await y.read(), ref(qs, ks, vs))).toBeLessThan(1e-5);
@@ -110,7 +114,8 @@ describe('attention', () => {
     });
   }
 
-  it('never allocates the T×S matrix: pool peak stays far below it at 1,024 tokens', async () => {
+  for (const impl of ['fused', 'blocked'] as const) {
+  it(`${impl}: never allocates the T×S matrix: pool peak stays far below it at 1,024 tokens`, async () => {
     const e = await getEngine();
     const T = 1024;
     const D = 32;
@@ -121,15 +126,17 @@ describe('attention', () => {
     await e.sync();
     e.rt.pool.resetPeak();
     const base = e.rt.pool.stats.inUseBytes;
-    e.scope(() => backward(attention(q, k, v), gy));
+    e.scope(() => backward(attention(q, k, v, 0.2, { impl, blockBytes: 128 * 1024 }), gy));
     await e.sync();
     const peak = e.rt.pool.stats.peakInUseBytes - base;
-    // output, three gradients, lse and delta: about 4 × 128 KiB; the score matrix alone would be 4 MiB
-    expect(peak).toBeLessThan(1024 * 1024);
-    expect(peak).toBeLessThan((T * T * 4) / 4);
+    // output, three gradients, lse and delta: about 4 × 128 KiB (+ two 256 KiB blocks when blocked); the score
+    // matrix alone would be 4 MiB
+    expect(peak).toBeLessThan(impl === 'fused' ? 1024 * 1024 : 2 * 1024 * 1024);
+    expect(peak).toBeLessThan((T * T * 4) / (impl === 'fused' ? 4 : 3));
     const o = await q.grad!.read();
     expect(o.every(Number.isFinite)).toBe(true);
   });
+  }
 
   it('rejects mismatched shapes', async () => {
     const e = await getEngine();
