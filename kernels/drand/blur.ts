@@ -69,23 +69,24 @@ export function convAxis(x: Tensor, axis: number, weights: ArrayLike<number>, pa
   const e = x.engine;
   const w = e.tensor(Float32Array.from(weights), [weights.length]);
   const out = e.empty(x.shape);
-  const k = e.rt.kernel('drand_blur', source, { WG, PAD_REFLECT: pad === 'reflect', ERF_WEIGHTS: false, MAX_TAPS: 0 });
-  e.rt.dispatch(
-    k,
-    [x.binding(), out.binding(), w.binding()],
-    params().u32(x.size).u32(x.shape[a]).u32(sizeOf(x.shape.slice(a + 1))).u32(weights.length).u32((weights.length - 1) / 2).f32(0),
-    grid1D(x.size, WG),
-  );
+  convWith(x, a, w, pad, out);
   w.dispose();
   return out;
 }
 
-/** Longest Gaussian kernel whose weights are computed on the GPU (σ·truncated up to 255); longer ones are uploaded. */
-const MAX_ERF_TAPS = 511;
+function convWith(x: Tensor, a: number, w: Tensor, pad: 'zeros' | 'reflect', out: Tensor): void {
+  const k = x.engine.rt.kernel('drand_blur', source, { WG, PAD_REFLECT: pad === 'reflect', WEIGHTS: false });
+  x.engine.rt.dispatch(
+    k,
+    [x.binding(), out.binding(), w.binding()],
+    params().u32(x.size).u32(x.shape[a]).u32(sizeOf(x.shape.slice(a + 1))).u32(w.size).u32((w.size - 1) / 2).f32(0),
+    grid1D(x.size, WG),
+  );
+}
 
 /**
- * Convolution along `axis` with MONAI's erf Gaussian kernel of `sigma` (> 0), weights computed on the GPU (no upload,
- * so no flush of the recorded work); zero or reflect padding. A new tensor.
+ * Convolution along `axis` with MONAI's erf Gaussian kernel of `sigma` (> 0): the weights are computed on the GPU
+ * by a one-workgroup kernel (no upload, so the recorded work is not flushed); zero or reflect padding. A new tensor.
  */
 export function gaussianAxis(x: Tensor, axis: number, sigma: number, truncated = 4, pad: 'zeros' | 'reflect' = 'zeros'): Tensor {
   const a = axisOf(x, axis, 'gaussianAxis');
@@ -94,19 +95,13 @@ export function gaussianAxis(x: Tensor, axis: number, sigma: number, truncated =
   }
   const tail = Math.floor(Math.max(sigma * truncated, 0.5) + 0.5);
   const taps = 2 * tail + 1;
-  if (taps > MAX_ERF_TAPS) return convAxis(x, axis, gaussianKernel1d(sigma, truncated), pad);
   const e = x.engine;
+  const w = e.empty([taps]);
+  const kw = e.rt.kernel('drand_blur', source, { WG, PAD_REFLECT: false, WEIGHTS: true });
+  e.rt.dispatch(kw, [w.binding()], params().u32(0).u32(0).u32(0).u32(taps).u32(tail).f32(sigma), grid1D(taps, WG));
   const out = e.empty(x.shape);
-  // Workgroup memory sized to the next power of two of the taps (one variant per size class).
-  let maxTaps = 32;
-  while (maxTaps < taps) maxTaps *= 2;
-  const k = e.rt.kernel('drand_blur', source, { WG, PAD_REFLECT: pad === 'reflect', ERF_WEIGHTS: true, MAX_TAPS: maxTaps });
-  e.rt.dispatch(
-    k,
-    [x.binding(), out.binding()],
-    params().u32(x.size).u32(x.shape[a]).u32(sizeOf(x.shape.slice(a + 1))).u32(taps).u32(tail).f32(sigma),
-    grid1D(x.size, WG),
-  );
+  convWith(x, a, w, pad, out);
+  w.dispose();
   return out;
 }
 
