@@ -77,6 +77,12 @@ describe('3D FFT', () => {
       const f = fft(t);
       const ref = dft(x, dims, [0, 1, 2]);
       expect(relErr(await f.read(), ref)).toBeLessThan(1e-5);
+      // Both strategies whatever the adapter: workgroup-memory passes and global passes.
+      for (const maxLocal of [2048, 1]) {
+        const g = fft(t, { maxLocal });
+        expect(relErr(await g.read(), ref), `maxLocal ${maxLocal}`).toBeLessThan(1e-5);
+        g.dispose();
+      }
       const b = ifft(f);
       expect(relErr(await b.read(), x)).toBeLessThan(1e-5);
       const bi = ifft(t);
