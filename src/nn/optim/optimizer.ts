@@ -39,8 +39,50 @@ export abstract class Optimizer {
 
   protected abstract update(p: Tensor, g: Tensor, gradScale: number): void;
 
-  /** Per-parameter optimizer state tensors (for checkpoints). */
+  /** Per-parameter optimizer state tensors. */
   abstract state(): Map<Tensor, Record<string, Tensor>>;
+
+  /** Create the state tensors of one parameter (zeros), as the first step would. */
+  protected abstract initState(p: Tensor): Record<string, Tensor>;
+
+  /**
+   * Checkpointable state, keyed like PyTorch's optimizer state_dict: `<parameter index>.<name>` (exp_avg,
+   * exp_avg_sq, momentum_buffer), plus the step count and learning rate. Tensors are the live ones (not copies).
+   */
+  stateDict(): { step: number; lr: number; tensors: Map<string, Tensor> } {
+    const tensors = new Map<string, Tensor>();
+    const st = this.state();
+    this.params.forEach((p, i) => {
+      const s = st.get(p);
+      if (s) for (const [k, t] of Object.entries(s)) tensors.set(`${i}.${k}`, t);
+    });
+    return { step: this.stepCount, lr: this.lr, tensors };
+  }
+
+  /** Restore from stateDict() output (or tensors read back from a checkpoint); shapes must match the parameters. */
+  loadStateDict(sd: { step: number; lr?: number; tensors: Map<string, Tensor> }): void {
+    const st = this.state();
+    for (const [key, src] of sd.tensors) {
+      const dot = key.indexOf('.');
+      const i = Number(key.slice(0, dot));
+      const name = key.slice(dot + 1);
+      const p = this.params[i];
+      if (!p || !Number.isInteger(i)) throw new VesselError(`${this.constructor.name}.loadStateDict: key ${key} names no parameter (there are ${this.params.length})`);
+      let s = st.get(p);
+      if (!s) {
+        s = this.initState(p);
+        st.set(p, s);
+      }
+      const dst = s[name];
+      if (!dst) throw new VesselError(`${this.constructor.name}.loadStateDict: unexpected state "${name}" in key ${key}`);
+      if (dst.size !== src.size || src.dtype !== 'f32') {
+        throw new VesselError(`${this.constructor.name}.loadStateDict: ${key} has shape ${fmtShape(src.shape)} ${src.dtype} but the parameter's state is ${fmtShape(dst.shape)} f32`);
+      }
+      p.engine.rt.copy(src.buffer, 0, dst.buffer, 0, dst.storage.bytes);
+    }
+    this.stepCount = sd.step;
+    if (sd.lr !== undefined) this.lr = sd.lr;
+  }
 
   dispose(): void {
     for (const s of this.state().values()) for (const t of Object.values(s)) t.dispose();
@@ -61,7 +103,11 @@ export class Adam extends Optimizer {
   readonly eps: number;
   weightDecay: number;
   protected decoupled = false;
-  private readonly st = new Map<Tensor, { m: Tensor; v: Tensor }>();
+  private readonly st = new Map<Tensor, { exp_avg: Tensor; exp_avg_sq: Tensor }>();
+
+  protected initState(p: Tensor): { exp_avg: Tensor; exp_avg_sq: Tensor } {
+    return { exp_avg: p.engine.keep(p.engine.zeros(p.shape)), exp_avg_sq: p.engine.keep(p.engine.zeros(p.shape)) };
+  }
 
   constructor(params: Iterable<Tensor>, o: AdamOptions = {}) {
     super(params, o.lr ?? 1e-3);
@@ -73,14 +119,14 @@ export class Adam extends Optimizer {
   protected update(p: Tensor, g: Tensor, gradScale: number): void {
     let s = this.st.get(p);
     if (!s) {
-      s = { m: p.engine.keep(p.engine.zeros(p.shape)), v: p.engine.keep(p.engine.zeros(p.shape)) };
+      s = this.initState(p);
       this.st.set(p, s);
     }
     const [b1, b2] = this.betas;
     const t = this.stepCount;
     const bc1 = 1 - b1 ** t;
     const bc2 = 1 - b2 ** t;
-    adamUpdate(p, g, s.m, s.v, {
+    adamUpdate(p, g, s.exp_avg, s.exp_avg_sq, {
       flags: this.decoupled ? 1 : 0,
       lr: this.lr,
       b1,
@@ -120,7 +166,19 @@ export class SGD extends Optimizer {
   readonly dampening: number;
   readonly weightDecay: number;
   readonly nesterov: boolean;
-  private readonly st = new Map<Tensor, { buf: Tensor }>();
+  private readonly st = new Map<Tensor, { momentum_buffer: Tensor }>();
+  /** Parameters whose momentum buffer holds data (a loaded or stepped buffer is not re-initialised). */
+  private readonly started = new Set<Tensor>();
+
+  protected initState(p: Tensor): { momentum_buffer: Tensor } {
+    // The buffer is unused without momentum; a one-element placeholder keeps the kernel's bindings valid.
+    return { momentum_buffer: p.engine.keep(this.momentum ? p.engine.zeros(p.shape) : p.engine.zeros([1])) };
+  }
+
+  override loadStateDict(sd: { step: number; lr?: number; tensors: Map<string, Tensor> }): void {
+    super.loadStateDict(sd);
+    for (const key of sd.tensors.keys()) this.started.add(this.params[Number(key.split('.')[0])]);
+  }
 
   constructor(params: Iterable<Tensor>, o: SgdOptions) {
     super(params, o.lr);
@@ -135,13 +193,13 @@ export class SGD extends Optimizer {
 
   protected update(p: Tensor, g: Tensor, gradScale: number): void {
     let s = this.st.get(p);
-    const first = !s;
     if (!s) {
-      // The buffer is unused without momentum; a one-element placeholder keeps the kernel's bindings valid.
-      s = { buf: p.engine.keep(this.momentum ? p.engine.empty(p.shape) : p.engine.empty([1])) };
+      s = this.initState(p);
       this.st.set(p, s);
     }
-    sgdUpdate(p, g, s.buf, {
+    const first = !this.started.has(p);
+    this.started.add(p);
+    sgdUpdate(p, g, s.momentum_buffer, {
       first: first ? 1 : 0,
       flags: this.nesterov ? 1 : 0,
       lr: this.lr,
