@@ -1,7 +1,7 @@
 // Compression used by the readers and writers: raw deflate (zip members, TIFF), zlib (TIFF Adobe deflate,
 // MetaImage), gzip (.nii.gz). fflate by default, so this runs in browsers; files.ts swaps in Node's zlib
 // (native, about 3× faster) when the Node file layer is loaded.
-import { inflateSync, deflateSync, unzlibSync, zlibSync, gunzipSync, gzipSync } from 'fflate';
+import { inflateSync, deflateSync, unzlibSync, zlibSync, gzipSync, Gunzip } from 'fflate';
 import { crc32Js } from './zip.js';
 
 export interface CompressionBackend {
@@ -24,10 +24,30 @@ export const fflateBackend: CompressionBackend = {
   deflate: (d, level) => deflateSync(d, { level: lvl(level) }),
   unzlib: (d, size) => unzlibSync(d, size !== undefined ? { out: new Uint8Array(size) } : undefined),
   zlib: (d, level) => zlibSync(d, { level: lvl(level) }),
-  gunzip: (d) => gunzipSync(d),
+  gunzip: gunzipMembers,
   gzip: (d, level) => gzipSync(d, { level: lvl(level), mtime: 0 }),
   crc32: (d, seed) => crc32Js(d, seed),
 };
+
+/**
+ * gunzip that handles files of several gzip members (bgzip, concatenated .gz): fflate's one-shot gunzipSync
+ * sizes its output from the last member's length field and would return a wrong, short result.
+ */
+function gunzipMembers(data: Uint8Array): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const g = new Gunzip((chunk) => {
+    chunks.push(chunk);
+  });
+  g.push(data, true);
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  let p = 0;
+  for (const c of chunks) {
+    out.set(c, p);
+    p += c.length;
+  }
+  return out;
+}
 
 let backend: CompressionBackend = fflateBackend;
 

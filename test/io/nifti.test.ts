@@ -124,6 +124,20 @@ describe('NIfTI writer', () => {
   });
 });
 
+describe('gzip with several members (bgzip, concatenated files)', () => {
+  it('reads the whole volume with both compression backends', () => {
+    const raw = load('qform_be_i16.nii');
+    const cut = 200;
+    const two = new Uint8Array([...gzipSync(raw.subarray(0, cut)), ...gzipSync(raw.subarray(cut))]);
+    for (const b of [fflateBackend, nodeBackend]) {
+      setCompressionBackend(b);
+      const img = readNifti(two, 'two.nii.gz');
+      expect(Array.from(img.data as Int16Array)).toEqual(expected['qform_be_i16.nii'].values);
+    }
+    setCompressionBackend(nodeBackend);
+  });
+});
+
 describe('NIfTI malformed input', () => {
   const good = load('qform_be_i16.nii');
   it('gives one clear line each', () => {
