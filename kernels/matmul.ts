@@ -52,7 +52,8 @@ function tiled(tm: number, tn: number, bk: number): MatmulVariant {
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   // Register-blocked, no workgroup memory. On a CPU driver every load is a per-lane scalar load (about ten
   // instructions per element on Mesa 25.0's llvmpipe), so big per-invocation tiles win: loads per FMA are
-  // (TM + TN)/(TM·TN). Measured on lavapipe at 512³: 4×4 → 8×16 about 2× faster.
+  // (TM + TN)/(TM·TN). On lavapipe at 512³, 8×16 ran 1.3–2.6× faster than 4×4 in same-run comparisons
+  // (benchmarks/RESULTS.md).
   regVariant(4, 4, 16, 4),
   regVariant(8, 16, 4, 8),
   regVariant(16, 8, 8, 4),
@@ -272,7 +273,7 @@ export function matmulInto(c: Tensor, a: Tensor, b: Tensor, opts: MatmulOptions 
   const engine = a.engine;
   const rt = engine.rt;
   if (K === 0) {
-    rt.clear(c.buffer, 0, Math.ceil((c.size * 4) / 4) * 4);
+    rt.clear(c.buffer, 0, c.size * 4);
     return;
   }
   const v =
