@@ -11,6 +11,7 @@ import { groupNormForward } from '../kernels/norm.js';
 import { activationForward, type Activation } from '../kernels/activation.js';
 import { reduce, type ReduceOp } from '../kernels/reduce.js';
 import { MATMUL_VARIANTS, matmulInto } from '../kernels/matmul.js';
+import { concat, slice, transpose } from '../kernels/copy.js';
 import { binary, compare as compareOp, unary, where, type BinaryOp, type CompareOp, type UnaryOp } from '../kernels/elementwise.js';
 
 /** One check, as plain JSON (it crosses into the page through page.evaluate). */
@@ -307,7 +308,53 @@ export const RUNNERS: Record<string, Runner> = {
     }
     return { out, ref };
   },
+  /** Strided copies (kernels/copy.ts): a stepped slice, a transpose and a concat of the same seeded tensor. */
+  copy(e, c) {
+    const shape = c.shape!;
+    const dtype = c.dtype ?? 'f32';
+    const data = input(dtype, count(shape), c.seed ?? 1);
+    const t = e.tensor(data, shape, dtype);
+    const host = Float64Array.from(dtype === 'f32' ? f32(data) : data);
+    let out: Tensor;
+    let ref: Float64Array;
+    if (c.fn === 'slice') {
+      const [axis, start, end, step] = c.args as number[];
+      out = slice(t, axis, start, end, step);
+      ref = gather(shape, out.shape, host, (o) => o.map((v, d) => (d === axis ? start + v * step : v)));
+    } else if (c.fn === 'transpose') {
+      const perm = c.args as number[];
+      out = transpose(t, perm);
+      ref = gather(shape, out.shape, host, (o) => perm.map((_, d) => o[perm.indexOf(d)]));
+    } else {
+      const axis = (c.args as number[])[0];
+      const head = slice(t, axis, 0, 2);
+      out = concat([t, head], axis);
+      head.dispose();
+      const n = shape[axis];
+      ref = gather(shape, out.shape, host, (o) => o.map((v, d) => (d === axis ? v % n : v)));
+    }
+    t.dispose();
+    return { out, ref };
+  },
 };
+
+/** out[o] = x[src(o)] over all output coordinates o (row-major), for the copy references. */
+function gather(shape: readonly number[], outShape: readonly number[], x: Float64Array, src: (o: number[]) => number[]): Float64Array {
+  const n = count(outShape);
+  const out = new Float64Array(n);
+  const o = new Array(outShape.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    const q = src(o);
+    let off = 0;
+    for (let d = 0; d < shape.length; d++) off = off * shape[d] + q[d];
+    out[i] = x[off];
+    for (let d = outShape.length - 1; d >= 0; d--) {
+      if (++o[d] < outShape[d]) break;
+      o[d] = 0;
+    }
+  }
+  return out;
+}
 
 /** Float64 reference of a reduction (argmax/argmin: first index of the extreme, flat over the reduced axes). */
 function reduceRef(op: ReduceOp, x: Float64Array, shape: number[], axes?: number[]): Float64Array {
@@ -472,6 +519,10 @@ export function defaultCases(all = false): CheckCase[] {
     { name: 'where u8[3,1,7] ? [3,5,7] : [5,1]', op: 'where', exact: true, dtype: 'f32', shapeC: [3, 1, 7], shape: [3, 5, 7], shapeB: [5, 1], seed: 37 },
     { name: 'exp f32 [17,23]', op: 'unary', fn: 'exp', exact: false, dtype: 'f32', shape: [17, 23], seed: 38 },
     { name: 'log f32 [999]', op: 'unary', fn: 'log', exact: false, dtype: 'f32', shape: [999], seed: 39, range: [0.01, 10] },
+    // Strided copies: bit-exact.
+    { name: 'slice f32 [5,9,7] axis 1 1:8:3', op: 'copy', fn: 'slice', exact: true, dtype: 'f32', shape: [5, 9, 7], args: [1, 1, 8, 3], seed: 61 },
+    { name: 'transpose u8 [3,5,7] -> [2,0,1]', op: 'copy', fn: 'transpose', exact: true, dtype: 'u8', shape: [3, 5, 7], args: [2, 0, 1], seed: 62 },
+    { name: 'concat i32 [4,3,5] ++ head along 2', op: 'copy', fn: 'concat', exact: true, dtype: 'i32', shape: [4, 3, 5], args: [2], seed: 63 },
     // Reductions: max/min/argmax are exact; sums may add in another order (subgroups of 4 in Chromium, 8 on lavapipe).
     { name: 'sum f32 [3,5,7,11] all', op: 'reduce', fn: 'sum', exact: false, shape: [3, 5, 7, 11], seed: 41, slow: true },
     { name: 'sum f32 [9001] all (two passes)', op: 'reduce', fn: 'sum', exact: false, shape: [9001], seed: 42 },
