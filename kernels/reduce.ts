@@ -32,6 +32,7 @@ export interface ReduceOptions {
 }
 
 const WG_TREE = 256;
+const ROOT = 16; // the plain tree merges ROOT × ROOT states in two levels
 const EPT = 16; // elements per invocation and segment in the workgroup tree: segments of 4096
 const WG_SERIAL = 64;
 const SERIAL_CHUNK = 256;
@@ -43,7 +44,7 @@ interface Src {
   /** Byte offset of element 0 within the buffer. */
   offset: number;
   bpe: number;
-  partial: boolean;
+  kind: number;
 }
 
 function alignDown(v: number, a: number): number {
@@ -126,17 +127,12 @@ export function reduce(op: ReduceOp, t: Tensor, opts: ReduceOptions = {}): Tenso
   return half;
 }
 
+const IN_KIND = { f32: 0, f16: 1, u8: 2, states: 3 } as const;
+
 function runPasses(rt: Runtime, op: ReduceOp, t: Tensor, O: number, R: number, I: number, out: Tensor, opts: ReduceOptions): void {
   const useSubgroups = !!t.engine.gpu.hasSubgroups && !opts.noSubgroups;
-  let src: Src = { buffer: t.buffer, offset: 0, bpe: bytesPer(t.dtype), partial: false };
-  const rawF16 = t.dtype === 'f16';
-  const rawU8 = t.dtype === 'u8';
-  let u8Temp: Tensor | null = null;
-  if (rawU8) {
-    // Widen once; reductions of masks and labels are exact in f32 up to 2^24 per output.
-    u8Temp = cast(t, 'f32');
-    src = { buffer: u8Temp.buffer, offset: 0, bpe: 4, partial: false };
-  }
+  const kind = t.dtype === 'f16' ? IN_KIND.f16 : t.dtype === 'u8' ? IN_KIND.u8 : IN_KIND.f32;
+  let src: Src = { buffer: t.buffer, offset: 0, bpe: bytesPer(t.dtype), kind };
   let Rc = R;
   const toRelease: GPUBuffer[] = [];
   for (;;) {
@@ -147,35 +143,35 @@ function runPasses(rt: Runtime, op: ReduceOp, t: Tensor, O: number, R: number, I
     const nSeg = O * S;
     let dst: Src;
     if (final) {
-      dst = { buffer: out.buffer, offset: 0, bpe: 4, partial: false };
+      dst = { buffer: out.buffer, offset: 0, bpe: 4, kind: IN_KIND.f32 };
     } else {
-      const bytes = nSeg * I * STATE_BYTES;
-      const buf = rt.pool.acquire(bytes);
+      const buf = rt.pool.acquire(nSeg * I * STATE_BYTES);
       toRelease.push(buf);
-      dst = { buffer: buf, offset: 0, bpe: STATE_BYTES, partial: true };
+      dst = { buffer: buf, offset: 0, bpe: STATE_BYTES, kind: IN_KIND.states };
     }
+    // One pipeline per op family and layout; pass details travel as uniforms.
     const defines = {
       WG: tree ? WG_TREE : WG_SERIAL,
+      ROOT: ROOT,
       WGTREE: tree,
       SUBGROUPS: tree && useSubgroups,
-      F16: rawF16 && !src.partial,
-      IN_PARTIAL: src.partial,
-      FINAL: final,
-      OUT_T: op === 'argmax' || op === 'argmin' ? 'i32' : 'f32',
       SUM: op === 'sum' || op === 'mean',
-      MEAN: op === 'mean',
       VAR: op === 'variance',
-      ARG: op === 'argmax' || op === 'argmin',
       LARGER: op === 'max' || op === 'argmax',
     };
     const k = rt.kernel('reduce', source, defines);
-    dispatchPass(rt, k, src, dst, { R: Rc, I, C, S, nSeg, tree, count: R, ddof: opts.unbiased ? 1 : 0 }, t);
+    const flags = {
+      divisor: op === 'mean' ? R : 1,
+      ddof: opts.unbiased ? 1 : 0,
+      final,
+      writeIndex: op === 'argmax' || op === 'argmin',
+    };
+    dispatchPass(rt, k, src, dst, { R: Rc, I, C, S, nSeg, tree, ...flags }, t);
     if (final) break;
     src = dst;
     Rc = S;
   }
   for (const b of toRelease) rt.pool.release(b);
-  u8Temp?.dispose();
 }
 
 interface Geometry {
@@ -185,8 +181,10 @@ interface Geometry {
   S: number;
   nSeg: number;
   tree: boolean;
-  count: number;
+  divisor: number;
   ddof: number;
+  final: boolean;
+  writeIndex: boolean;
 }
 
 function dispatchPass(rt: Runtime, k: ReturnType<Runtime['kernel']>, src: Src, dst: Src, g: Geometry, t: Tensor): void {
@@ -225,8 +223,11 @@ function dispatchPass(rt: Runtime, k: ReturnType<Runtime['kernel']>, src: Src, d
       .u32(nk)
       .u32(inBase)
       .u32(outBase)
-      .f32(g.count)
-      .f32(g.ddof);
+      .f32(g.divisor)
+      .f32(g.ddof)
+      .u32(src.kind)
+      .u32(g.final ? 1 : 0)
+      .u32(g.writeIndex ? 1 : 0);
     const groups = g.tree ? grid1D(nk * WG_TREE, WG_TREE) : grid1D(nk * g.I, WG_SERIAL);
     rt.dispatch(k, [bind(src, inBase, inEnd), bind(dst, outBase, outEnd)], u, groups);
   }

@@ -121,6 +121,15 @@ fn load4_c(i0: u32) -> vec4<${C_CT}> { return vec4<${C_CT}>(load_c(0u)); }
 #endif
 
 // ---- helpers for float compute types ----
+#if ${F16}
+fn ew_f16(a: f32) -> f16 {
+  // Out-of-range values become ±inf, as a cast in NumPy does (WGSL leaves them undefined).
+  // (65504 * 2 overflows at run time; an infinite constant would be a shader-creation error.)
+  let big = f16(65504.0);
+  if (abs(a) >= 65520.0) { return select(big, -big, a < 0.0) * f16(2.0); }
+  return f16(a);
+}
+#endif
 // NaN tests on the bits: compilers may assume x != x is false (WGSL permits finite-math optimisations).
 fn ew_nan32(x: f32) -> bool { return (bitcast<u32>(x) & 0x7FFFFFFFu) > 0x7F800000u; }
 #if ${F16}
@@ -133,34 +142,31 @@ fn ew_isnan(x: FT) -> bool { return ew_nan16(x); }
 #else
 fn ew_isnan(x: FT) -> bool { return ew_nan32(x); }
 #endif
-// NumPy semantics: integral exponents of negative bases are defined; 0^negative is +inf.
-fn ew_pow(a: FT, b: FT) -> FT {
+// NumPy semantics: integral exponents of negative bases are defined; 0^negative is +inf. Computed in f32
+// (f16 pow loses several bits through log2/exp2 in half precision) and rounded once.
+fn ew_pow32(a: f32, b: f32) -> f32 {
   let m = pow(abs(a), b);
-  let odd = abs(b - FT(2.0) * floor(b * FT(0.5))) == FT(1.0);
-  if (a < FT(0.0)) {
-    if (floor(b) != b) { return FT(0.0) / (a - a); }
+  let odd = abs(b - 2.0 * floor(b * 0.5)) == 1.0;
+  if (a < 0.0) {
+    if (floor(b) != b) { return 0.0 / (a - a); }
     return select(m, -m, odd);
   }
-  if (a == FT(0.0)) {
-    if (b > FT(0.0)) { return FT(0.0); }
-    if (b == FT(0.0)) { return FT(1.0); }
-    return FT(1.0) / a;
+  if (a == 0.0) {
+    if (b > 0.0) { return 0.0; }
+    if (b == 0.0) { return 1.0; }
+    return 1.0 / a;
   }
   return m;
 }
+#if ${FT_F16}
+fn ew_pow(a: FT, b: FT) -> FT { return ew_f16(ew_pow32(f32(a), f32(b))); }
+#else
+fn ew_pow(a: FT, b: FT) -> FT { return ew_pow32(a, b); }
+#endif
 fn ew_max(a: FT, b: FT) -> FT { return select(max(a, b), a + b, ew_isnan(a) || ew_isnan(b)); }
 fn ew_min(a: FT, b: FT) -> FT { return select(min(a, b), a + b, ew_isnan(a) || ew_isnan(b)); }
 #endif
 
-#if ${F16}
-fn ew_f16(a: f32) -> f16 {
-  // Out-of-range values become ±inf, as a cast in NumPy does (WGSL leaves them undefined).
-  // (65504 * 2 overflows at run time; an infinite constant would be a shader-creation error.)
-  let big = f16(65504.0);
-  if (abs(a) >= 65520.0) { return select(big, -big, a < 0.0) * f16(2.0); }
-  return f16(a);
-}
-#endif
 
 #if ${ARITY3}
 fn op(a: ${A_CT}, b: ${B_CT}, c: ${C_CT}) -> ${OUT_CT} { return ${EXPR}; }

@@ -3,49 +3,50 @@
 // The reduce axis is cut into segments of C elements (S = ceil(R / C) per row); segment k = o * S + s. A pass
 // reduces every segment to one state per (k, i); when S = 1 the states are final and are written as values,
 // otherwise they are partial states that the next pass reduces the same way (with R = S). Two layouts:
-//   WGTREE (I = 1): one workgroup per segment; invocations stride through it, then a tree over the workgroup
-//     (in workgroup memory, or a subgroup butterfly and one merge per subgroup when SUBGROUPS is set).
+//   WGTREE (I = 1): one workgroup per segment; invocations stride through it, then the workgroup combines its
+//     states: a subgroup butterfly and one merge per subgroup when SUBGROUPS is set, otherwise two levels of
+//     ROOT-way merges in workgroup memory (two barriers: barriers are what a CPU driver pays for).
 //   otherwise: one invocation per (k, i), reading its segment serially (adjacent invocations read adjacent i).
-// States carry (v, m, n, i): SUM v = sum; MAX/MIN v = value, n = count; ARGMAX/ARGMIN adds i = index along the
-// reduce axis; VAR is Welford/Chan: n = count, v = mean, m = sum of squared deviations. n = 0 marks an empty state.
-// Inputs and outputs are bound from element in_base / out_base on (aligned sub-ranges of large tensors).
-#if ${F16}
-enable f16;
-#endif
+// States carry (v, m, n, i): SUM v = sum; MAX/MIN v = value, n = count, i = index along the reduce axis; VAR is
+// Welford/Chan: n = count, v = mean, m = sum of squared deviations. n = 0 marks an empty state.
+// Specialised by op and layout only; the input kind (raw f32, f16, u8 or partial states), whether the pass is
+// final, and what a final pass writes (value or index) are uniforms, so one pipeline serves every pass.
+// Inputs and outputs are bound from element in_base / out_base (aligned sub-ranges of large tensors).
 #if ${SUBGROUPS}
 enable subgroups;
 #endif
 
-struct Params { R: u32, I: u32, C: u32, S: u32, k0: u32, nk: u32, in_base: u32, out_base: u32, count: f32, ddof: f32 }
+struct Params {
+  R: u32, I: u32, C: u32, S: u32, k0: u32, nk: u32, in_base: u32, out_base: u32,
+  divisor: f32, ddof: f32, in_kind: u32, final_pass: u32, write_index: u32,
+}
 struct St { v: f32, m: f32, n: u32, i: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-#if ${IN_PARTIAL}
-@group(0) @binding(1) var<storage, read> inp: array<St>;
-#elif ${F16}
 @group(0) @binding(1) var<storage, read> inp: array<u32>;
-#else
-@group(0) @binding(1) var<storage, read> inp: array<f32>;
-#endif
-#if ${FINAL}
-@group(0) @binding(2) var<storage, read_write> outp: array<${OUT_T}>;
-#else
-@group(0) @binding(2) var<storage, read_write> outp: array<St>;
-#endif
+@group(0) @binding(2) var<storage, read_write> outp: array<u32>;
+
+const IN_F32 = 0u;
+const IN_F16 = 1u;
+const IN_U8 = 2u;
+const IN_STATES = 3u;
 
 fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7FFFFFFFu) > 0x7F800000u; }
 
 // The state of one input item at global index g, position r along the reduce axis.
 fn load(g: u32, r: u32) -> St {
-#if ${IN_PARTIAL}
-  return inp[g - p.in_base];
-#elif ${F16}
   let l = g - p.in_base;
-  let x = f32(bitcast<vec2<f16>>(inp[l >> 1u])[l & 1u]);
+  var x: f32;
+  switch (p.in_kind) {
+    case IN_F32: { x = bitcast<f32>(inp[l]); }
+    case IN_F16: { x = unpack2x16float(inp[l >> 1u])[l & 1u]; }
+    case IN_U8: { x = f32((inp[l >> 2u] >> ((l & 3u) * 8u)) & 0xFFu); }
+    default: { // IN_STATES
+      let b = l * 4u;
+      return St(bitcast<f32>(inp[b]), bitcast<f32>(inp[b + 1u]), inp[b + 2u], inp[b + 3u]);
+    }
+  }
   return St(x, 0.0, 1u, r);
-#else
-  return St(inp[g - p.in_base], 0.0, 1u, r);
-#endif
 }
 
 fn merge(a: St, b: St) -> St {
@@ -80,23 +81,27 @@ fn merge(a: St, b: St) -> St {
 }
 
 fn store(idx: u32, s: St) {
-#if ${FINAL}
-#if ${ARG}
-  outp[idx - p.out_base] = i32(s.i);
-#elif ${VAR}
-  outp[idx - p.out_base] = s.m / (f32(s.n) - p.ddof);
-#elif ${MEAN}
-  outp[idx - p.out_base] = s.v / p.count;
+  let l = idx - p.out_base;
+  if (p.final_pass == 0u) {
+    let b = l * 4u;
+    outp[b] = bitcast<u32>(s.v);
+    outp[b + 1u] = bitcast<u32>(s.m);
+    outp[b + 2u] = s.n;
+    outp[b + 3u] = s.i;
+  } else if (p.write_index != 0u) {
+    outp[l] = s.i;
+  } else {
+#if ${VAR}
+    outp[l] = bitcast<u32>(s.m / (f32(s.n) - p.ddof));
 #else
-  outp[idx - p.out_base] = s.v;
+    outp[l] = bitcast<u32>(s.v / p.divisor);
 #endif
-#else
-  outp[idx - p.out_base] = s;
-#endif
+  }
 }
 
 #if ${WGTREE}
 var<workgroup> sh: array<St, ${WG}>;
+var<workgroup> sh2: array<St, ${ROOT}>;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32
@@ -132,11 +137,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 #else
   sh[lid] = acc;
   workgroupBarrier();
-  for (var h = ${WG}u >> 1u; h > 0u; h = h >> 1u) {
-    if (lid < h) { sh[lid] = merge(sh[lid], sh[lid + h]); }
-    workgroupBarrier();
+  if (lid < ${ROOT}u) {
+    var t = sh[lid * ${ROOT}u];
+    for (var j = 1u; j < ${ROOT}u; j = j + 1u) { t = merge(t, sh[lid * ${ROOT}u + j]); }
+    sh2[lid] = t;
   }
-  if (lid == 0u && w < p.nk) { store(k, sh[0]); }
+  workgroupBarrier();
+  if (lid == 0u && w < p.nk) {
+    var t = sh2[0];
+    for (var j = 1u; j < ${ROOT}u; j = j + 1u) { t = merge(t, sh2[j]); }
+    store(k, t);
+  }
 #endif
 }
 #else

@@ -101,6 +101,9 @@ function close(dtype: DType, got: ArrayLike<number>, ref: ArrayLike<number>, wha
 }
 
 describe('elementwise binary', () => {
+  // Op and layout are independent specialisations of one template, so the matrix is: every op × dtype on one
+  // layout, plus every layout × dtype for add and for the ops with helper functions (pipelines are costly to build
+  // on a CPU driver, so the full product would dominate the suite's time).
   it('every op, dtype and broadcast shape matches a float64 reference', async () => {
     const e = await getEngine();
     const dtypes: DType[] = e.gpu.hasF16 ? ['f32', 'f16', 'i32', 'u32'] : ['f32', 'i32', 'u32'];
@@ -108,7 +111,8 @@ describe('elementwise binary', () => {
     for (const op of BINARY_OPS) {
       for (const dtype of dtypes) {
         if (op === 'pow' && (dtype === 'i32' || dtype === 'u32')) continue;
-        for (const [sa, sb] of SHAPE_CASES) {
+        const allLayouts = op === 'add' || (op === 'maximum' && dtype === 'f32') || (op === 'pow' && dtype === 'f16') || (op === 'div' && dtype === 'i32');
+        for (const [sa, sb] of allLayouts ? SHAPE_CASES : SHAPE_CASES.slice(0, 1)) {
           let av = values(sizeOf(sa), seed++, dtype);
           let bv = values(sizeOf(sb), seed++, dtype);
           if (op === 'div') bv = bv.map((v) => (v === 0 ? 3 : v));
@@ -150,7 +154,9 @@ describe('elementwise binary', () => {
     let seed = 100;
     for (const op of COMPARE_OPS) {
       for (const dtype of dtypes) {
-        for (const [sa, sb] of [[[3, 5, 7], [3, 5, 7]], [[4, 8], [4, 8]], [[3, 1, 7], [5, 1]]] as [Shape, Shape][]) {
+        const layouts: [Shape, Shape][] = [[[4, 8], [4, 8]]];
+        if (op === 'gt' || op === 'eq') layouts.push([[3, 5, 7], [3, 5, 7]], [[3, 1, 7], [5, 1]]);
+        for (const [sa, sb] of layouts) {
           // Coarse values so that equality actually happens.
           const av = values(sizeOf(sa), seed++, dtype).map((v) => Math.round(v / 2));
           const bv = values(sizeOf(sb), seed++, dtype).map((v) => Math.round(v / 2));
@@ -187,7 +193,8 @@ describe('elementwise unary', () => {
         const isF = dtype === 'f32' || dtype === 'f16';
         if (!isF && ['exp', 'log', 'sqrt', 'rsqrt'].includes(op)) continue;
         if (dtype === 'u32' && op === 'neg') continue;
-        for (const n of [1, 4, 37, 1000, 1003]) {
+        const sizes = op === 'neg' || op === 'exp' || op === 'abs' ? [1, 4, 37, 1000, 1003] : [1003];
+        for (const n of sizes) {
           const positive = ['log', 'sqrt', 'rsqrt'].includes(op);
           const av = values(n, seed++, dtype, positive ? 0.01 : -4, 4);
           const a = e.tensor(av, [n], dtype);
@@ -208,7 +215,9 @@ describe('elementwise unary', () => {
     for (const dtype of dtypes) {
       const av = values(333, 7, dtype);
       const a = e.tensor(av, [3, 111], dtype);
-      for (const [lo, hi] of [[-1.5, 2.25], [undefined, 0.5], [1, undefined], [-Infinity, Infinity], [30, 60]] as [number | undefined, number | undefined][]) {
+      const bounds: [number | undefined, number | undefined][] = [[-1.5, 2.25], [30, 60]];
+      if (dtype === 'f32' || dtype === 'i32') bounds.push([undefined, 0.5], [1, undefined], [-Infinity, Infinity]);
+      for (const [lo, hi] of bounds) {
         const out = outFor(e, [3, 111], dtype);
         clamp(a, lo, hi, out);
         const int = dtype === 'i32' || dtype === 'u32';
@@ -277,7 +286,9 @@ describe('where and cast', () => {
     };
     for (const from of dtypes) {
       for (const to of dtypes) {
-        for (const n of [16, 13]) {
+        // Odd length for every pair (scalar path), the vector path for a few.
+        const vecToo = (from === 'f32' && to !== 'u32') || (to === 'f32' && from !== 'u32');
+        for (const n of vecToo ? [16, 13] : [13]) {
           const v = src[from].slice(0, n);
           const a = e.tensor(v, [n], from);
           const out = outFor(e, [n], to);

@@ -102,11 +102,15 @@ describe('reductions', () => {
 
   it('long reductions in several passes, with and without subgroups, f16 and u8 inputs', async () => {
     const e = await getEngine();
-    for (const noSubgroups of [false, true]) {
-      for (const op of ['sum', 'mean', 'max', 'variance', 'argmax'] as ReduceOp[]) {
-        await check(e, op, [300001], undefined, 'f32', { noSubgroups });
-        await check(e, op, [3, 70001], [1], 'f32', { noSubgroups });
-      }
+    for (const op of ['sum', 'mean', 'max', 'variance', 'argmax'] as ReduceOp[]) {
+      await check(e, op, [300001], undefined, 'f32');
+      await check(e, op, [3, 70001], [1], 'f32');
+    }
+    // The workgroup-memory tree (adapters without subgroups). Its pipelines are slow to build on a CPU driver,
+    // so two op families cover it: plain sums and the index-carrying max merge.
+    for (const op of ['sum', 'argmax'] as ReduceOp[]) {
+      await check(e, op, [300001], undefined, 'f32', { noSubgroups: true });
+      await check(e, op, [3, 70001], [1], 'f32', { noSubgroups: true });
     }
     if (e.gpu.hasF16) {
       for (const op of ['sum', 'mean', 'min', 'variance'] as ReduceOp[]) await check(e, op, [7, 2001], [1], 'f16');
