@@ -5,6 +5,7 @@
 // is per axis x, y, z. Data are returned C-order [nz, ny, nx] (x fastest, as stored). Browser-safe: the .mhd
 // data file is passed in by the caller (see volume.ts for the Node wrapper).
 import { VesselError } from '../gpu/errors.js';
+import { guarded } from './guard.js';
 import { compression } from './compress.js';
 
 export type MetaDtype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
@@ -95,6 +96,10 @@ const nums = (s: string | undefined, label: string, key: string): number[] | und
  * Decode a MetaImage. `bytes` is the header file (.mha/.mhd); `dataBytes` the separate data file for .mhd.
  */
 export function readMetaImage(bytes: Uint8Array, label = 'metaimage', dataBytes?: Uint8Array): MetaImage {
+  return guarded(label, 'MetaImage file', () => readMetaImageUnguarded(bytes, label, dataBytes));
+}
+
+function readMetaImageUnguarded(bytes: Uint8Array, label = 'metaimage', dataBytes?: Uint8Array): MetaImage {
   const header = readMetaHeader(bytes, label);
   const get = (k: string) => field(header, k);
   const ndims = Number(get('NDims') ?? '3');

@@ -8,6 +8,7 @@
 // fields bit for bit.
 import { compression } from './compress.js';
 import { VesselError } from '../gpu/errors.js';
+import { guarded } from './guard.js';
 
 export type NiftiDtype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
 export type NiftiData = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
@@ -294,6 +295,10 @@ function ungzip(bytes: Uint8Array, label: string): Uint8Array {
  * view `input`'s memory (no copy).
  */
 export function readNifti(input: Uint8Array, label = 'nifti'): NiftiImage {
+  return guarded(label, 'NIfTI file', () => readNiftiUnguarded(input, label));
+}
+
+function readNiftiUnguarded(input: Uint8Array, label = 'nifti'): NiftiImage {
   const b = isGzip(input) ? ungzip(input, label) : input;
   const h = readNiftiHeader(b, label);
   const nd = h.dim[0];
@@ -307,7 +312,9 @@ export function readNifti(input: Uint8Array, label = 'nifti'): NiftiImage {
   const info = DT[h.datatype];
   if (!info) throw new VesselError(`${label}: unknown NIfTI datatype ${h.datatype}`);
   const n = nx * ny * nz;
-  const off = Math.round(h.voxOffset) || (h.version === 1 ? 352 : 544);
+  const minOffset = h.version === 1 ? 348 : 540;
+  const off = Number.isFinite(h.voxOffset) && h.voxOffset !== 0 ? Math.round(h.voxOffset) : h.version === 1 ? 352 : 544;
+  if (off < minOffset) throw new VesselError(`${label}: corrupt NIfTI header (vox_offset ${h.voxOffset} lies inside the header)`);
   if (info.size === 0 || (!info.dtype && h.datatype !== 1024 && h.datatype !== 1280)) {
     throw new VesselError(`${label}: unsupported NIfTI datatype ${h.datatype} (${info.name})`);
   }

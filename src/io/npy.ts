@@ -10,6 +10,7 @@
 // - `<U` (UTF-32) and `|S` (bytes) arrays → string[]; `itemsize` keeps the declared width in characters.
 // Both byte orders are read; writes are little-endian.
 import { VesselError } from '../gpu/errors.js';
+import { guarded } from './guard.js';
 
 export type NpyDtype =
   | 'bool'
@@ -251,6 +252,10 @@ export function readNpyHeader(bytes: Uint8Array, label = 'npy'): NpyHeaderInfo {
 
 /** Parse a .npy file. `label` names the file in error messages. */
 export function readNpy(bytes: Uint8Array, label = 'npy'): NpyArray {
+  return guarded(label, '.npy file', () => readNpyUnguarded(bytes, label));
+}
+
+function readNpyUnguarded(bytes: Uint8Array, label = 'npy'): NpyArray {
   const h = readNpyHeader(bytes, label);
   const info = parseDescr(h.descr, label);
   const shape = h.shape;
@@ -273,6 +278,7 @@ export function readNpy(bytes: Uint8Array, label = 'npy'): NpyArray {
       for (let c = 0; c < chars; c++) {
         const code = info.dtype === 'unicode' ? dv.getUint32((i * chars + c) * 4, info.little) : body[i * chars + c];
         if (code === 0) break; // NumPy pads with NULs
+        if (code > 0x10ffff || (code >= 0xd800 && code < 0xe000)) throw new VesselError(`${label}: corrupt string array (invalid character code ${code} in element ${i})`);
         s += String.fromCodePoint(code);
       }
       strs[i] = s;

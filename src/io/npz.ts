@@ -1,6 +1,7 @@
 // NumPy .npz archives (np.savez / np.savez_compressed): a zip of .npy members, stored or deflated.
 // Browser-safe (Uint8Array in, Uint8Array out); see files.ts for the Node file wrappers.
 import { VesselError } from '../gpu/errors.js';
+import { guarded } from './guard.js';
 import { readZip, zipRead, writeZip } from './zip.js';
 import { readNpy, writeNpy, type NpyArray, type NpyWriteInput } from './npy.js';
 
@@ -10,6 +11,10 @@ function memberName(zipName: string): string {
 
 /** All arrays of an .npz, keyed by name without the `.npy` suffix, in archive order. */
 export function readNpz(bytes: Uint8Array, label = 'npz'): Map<string, NpyArray> {
+  return guarded(label, '.npz archive', () => readNpzUnguarded(bytes, label));
+}
+
+function readNpzUnguarded(bytes: Uint8Array, label = 'npz'): Map<string, NpyArray> {
   const zip = readZip(bytes, label);
   const out = new Map<string, NpyArray>();
   for (const e of zip.entries) {
@@ -29,6 +34,10 @@ export function listNpz(bytes: Uint8Array, label = 'npz'): string[] {
 
 /** One array of an .npz (decodes only that member). */
 export function readNpzArray(bytes: Uint8Array, name: string, label = 'npz'): NpyArray {
+  return guarded(label, '.npz archive', () => readNpzArrayUnguarded(bytes, name, label));
+}
+
+function readNpzArrayUnguarded(bytes: Uint8Array, name: string, label = 'npz'): NpyArray {
   const zip = readZip(bytes, label);
   const e = zip.byName.get(name + '.npy') ?? zip.byName.get(name);
   if (!e) {

@@ -2,6 +2,7 @@
 // { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__: { string: string } }, then the raw
 // little-endian tensor bytes. Our own checkpoints use it with PyTorch key names. Browser-safe.
 import { VesselError } from '../gpu/errors.js';
+import { guarded } from './guard.js';
 import { DTYPE_BYTES, numel, typedView, type TensorData, type TensorDtype, type TensorRecord } from './tensors.js';
 
 const TO_ST: Record<TensorDtype, string> = {
@@ -25,6 +26,10 @@ export interface SafetensorsFile {
 
 /** Parse a safetensors file. Tensor data are views into `bytes` where alignment allows (copies otherwise). */
 export function readSafetensors(bytes: Uint8Array, label = 'safetensors'): SafetensorsFile {
+  return guarded(label, 'safetensors file', () => readSafetensorsUnguarded(bytes, label));
+}
+
+function readSafetensorsUnguarded(bytes: Uint8Array, label = 'safetensors'): SafetensorsFile {
   if (bytes.length < 8) throw new VesselError(`${label}: truncated safetensors file (${bytes.length} bytes)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lo = dv.getUint32(0, true);

@@ -7,6 +7,7 @@
 // The writer makes little-endian classic TIFF, one strip per page, uncompressed or Deflate, with an ImageJ
 // description (images, slices, spacing, unit) so ImageJ/Fiji open it as a stack with its voxel size.
 import { VesselError } from '../gpu/errors.js';
+import { guarded } from './guard.js';
 import { compression } from './compress.js';
 
 export type TiffDtype = 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'float32' | 'float64';
@@ -456,6 +457,10 @@ function parseImageJ(desc: string): { spacing?: number; unit?: string; channels:
 
 /** Read a (multi-page) single-channel TIFF as a [pages, height, width] volume. */
 export function readTiff(b: Uint8Array, label = 'tiff'): TiffVolume {
+  return guarded(label, 'TIFF file', () => readTiffUnguarded(b, label));
+}
+
+function readTiffUnguarded(b: Uint8Array, label = 'tiff'): TiffVolume {
   const { ifds, le, big } = readIfds(b, label);
   // Skip reduced-resolution images (NewSubfileType bit 0), e.g. thumbnails.
   const pages = ifds.filter((f) => {
@@ -468,6 +473,9 @@ export function readTiff(b: Uint8Array, label = 'tiff'): TiffVolume {
   const { width, height } = p0;
   const elem = p0.bps === 1 ? 1 : p0.bps / 8;
   const pageBytes = width * height * elem;
+  if (!(width > 0 && height > 0) || pages.length * pageBytes > 2 ** 33) {
+    throw tiffError(label, `implausible TIFF size: ${pages.length} pages of ${width}×${height} ${p0.bps}-bit (corrupt header?)`);
+  }
   const data = makeData(dtype, pages.length * width * height);
   const outBytes = new Uint8Array(data.buffer); // pages are decoded straight into the result
   for (let z = 0; z < pages.length; z++) {

@@ -7,6 +7,7 @@
 // (DynUNet's `skip_layers.*` aliases) return the very same typed array, and stateDict() reports them as aliases.
 // Nested dicts (a Lightning checkpoint's 'state_dict', optimizer states, …) come back as Maps, unchanged.
 import { VesselError } from '../gpu/errors.js';
+import { guarded } from './guard.js';
 import { readZip, zipRead, isZip, type ZipArchive } from './zip.js';
 import { unpickle, PyGlobal, PyTuple, PyObject } from './pickle.js';
 import {
@@ -135,6 +136,10 @@ function asInts(v: unknown, what: string, label: string): number[] {
 
 /** Parse a torch.save zip checkpoint. `verify` checks the zip CRCs of data.pkl and every storage (default true). */
 export function readTorch(bytes: Uint8Array, label = 'checkpoint', options: { verify?: boolean } = {}): TorchCheckpoint {
+  return guarded(label, 'PyTorch checkpoint', () => readTorchUnguarded(bytes, label, options));
+}
+
+function readTorchUnguarded(bytes: Uint8Array, label = 'checkpoint', options: { verify?: boolean } = {}): TorchCheckpoint {
   const verify = options.verify ?? true;
   if (!isZip(bytes)) {
     if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] <= 5) {

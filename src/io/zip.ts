@@ -2,6 +2,7 @@
 // including ZIP64 records, and write (stored or deflated members). Works on Uint8Array only, so it runs in browsers.
 import { compression } from './compress.js';
 import { VesselError } from '../gpu/errors.js';
+import { guarded } from './guard.js';
 
 export interface ZipEntry {
   name: string;
@@ -81,6 +82,10 @@ function u64(dv: DataView, off: number): number {
 
 /** Parse a zip archive's directory. Throws a one-line VesselError for non-zip or truncated input. */
 export function readZip(bytes: Uint8Array, label = 'archive'): ZipArchive {
+  return guarded(label, 'zip archive', () => readZipUnguarded(bytes, label));
+}
+
+function readZipUnguarded(bytes: Uint8Array, label = 'archive'): ZipArchive {
   if (bytes.length < 22 || !isZip(bytes)) {
     throw new VesselError(`${label}: not a zip archive (wrong magic bytes)`);
   }
@@ -123,6 +128,7 @@ export function readZip(bytes: Uint8Array, label = 'archive'): ZipArchive {
     const extraLen = dv.getUint16(p + 30, true);
     const commentLen = dv.getUint16(p + 32, true);
     let hdr = dv.getUint32(p + 42, true);
+    if (p + 46 + nameLen + extraLen + commentLen > bytes.length) throw new VesselError(`${label}: corrupt zip directory (entry ${i} runs past the end of the file)`);
     const name = dec.decode(bytes.subarray(p + 46, p + 46 + nameLen));
     // ZIP64 extended information: only the fields that are 0xFFFFFFFF in the record are present, in this order.
     let e = p + 46 + nameLen;
@@ -130,6 +136,7 @@ export function readZip(bytes: Uint8Array, label = 'archive'): ZipArchive {
     while (e + 4 <= eEnd) {
       const id = dv.getUint16(e, true);
       const len = dv.getUint16(e + 2, true);
+      if (e + 4 + len > eEnd) throw new VesselError(`${label}: corrupt zip directory (bad extra field in "${name}")`);
       if (id === 1) {
         let q = e + 4;
         if (size === 0xffffffff) (size = u64(dv, q)), (q += 8);
