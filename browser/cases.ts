@@ -12,6 +12,7 @@ import { activationForward, type Activation } from '../kernels/activation.js';
 import { reduce, type ReduceOp } from '../kernels/reduce.js';
 import { MATMUL_VARIANTS, matmulInto } from '../kernels/matmul.js';
 import { concat, slice, transpose } from '../kernels/copy.js';
+import { conv3dForward } from '../kernels/conv3d.js';
 import { binary, compare as compareOp, unary, where, type BinaryOp, type CompareOp, type UnaryOp } from '../kernels/elementwise.js';
 
 /** One check, as plain JSON (it crosses into the page through page.evaluate). */
@@ -336,6 +337,39 @@ export const RUNNERS: Record<string, Runner> = {
     t.dispose();
     return { out, ref };
   },
+  /** conv3d forward with bias (kernels/conv3d.ts, the automatic variant): x [N, Ci, D, H, W], w [Co, Ci, k, k, k]. */
+  conv3d(e, c) {
+    const [xs, ws] = [c.shape!, c.shapeB!];
+    const [stride, pad] = [c.stride as number, c.padding as number];
+    const x = f32(seeded(count(xs), c.seed ?? 1));
+    const w = f32(seeded(count(ws), (c.seed ?? 1) + 1, -0.3, 0.3));
+    const b = f32(seeded(ws[0], (c.seed ?? 1) + 2));
+    const [tx, tw, tb] = [e.tensor(x, xs), e.tensor(w, ws), e.tensor(b, [ws[0]])];
+    const out = conv3dForward(tx, tw, tb, { stride, padding: pad });
+    for (const t of [tx, tw, tb]) t.dispose();
+    const [N, Ci, D, H, W] = xs;
+    const [Co, , kd, kh, kw] = ws;
+    const o = [D, H, W].map((n, i) => Math.floor((n + 2 * pad - [kd, kh, kw][i]) / stride) + 1);
+    const ref = new Float64Array(N * Co * o[0] * o[1] * o[2]);
+    let r = 0;
+    for (let n = 0; n < N; n++)
+      for (let co = 0; co < Co; co++)
+        for (let z = 0; z < o[0]; z++)
+          for (let y = 0; y < o[1]; y++)
+            for (let xx = 0; xx < o[2]; xx++) {
+              let acc = b[co];
+              for (let ci = 0; ci < Ci; ci++)
+                for (let a = 0; a < kd; a++)
+                  for (let bb = 0; bb < kh; bb++)
+                    for (let cc = 0; cc < kw; cc++) {
+                      const [iz, iy, ix] = [z * stride - pad + a, y * stride - pad + bb, xx * stride - pad + cc];
+                      if (iz < 0 || iy < 0 || ix < 0 || iz >= D || iy >= H || ix >= W) continue;
+                      acc += x[(((n * Ci + ci) * D + iz) * H + iy) * W + ix] * w[(((co * Ci + ci) * kd + a) * kh + bb) * kw + cc];
+                    }
+              ref[r++] = acc;
+            }
+    return { out, ref };
+  },
 };
 
 /** out[o] = x[src(o)] over all output coordinates o (row-major), for the copy references. */
@@ -536,6 +570,9 @@ export function defaultCases(all = false): CheckCase[] {
     // takes 3-15 s to compile each workgroup-tiled variant (the automatic choice on CPU adapters is a register-
     // blocked one), so those two are slow cases; workgroup memory is exercised here by the FFT and reductions.
     { name: 'matmul auto [33,65]·[65,17]', op: 'matmul', exact: false, shape: [33, 65], shapeB: [65, 17], seed: 56 },
+    // conv3d, the core of the segmenter: 3×3×3 with padding, and a strided 3×3×3 downsampling.
+    { name: 'conv3d [1,3,5,6,7]*[4,3,3,3,3] pad 1', op: 'conv3d', exact: false, shape: [1, 3, 5, 6, 7], shapeB: [4, 3, 3, 3, 3], stride: 1, padding: 1, seed: 71 },
+    { name: 'conv3d [2,2,7,5,9]*[3,2,3,3,3] stride 2', op: 'conv3d', exact: false, shape: [2, 2, 7, 5, 9], shapeB: [3, 2, 3, 3, 3], stride: 2, padding: 1, seed: 72 },
     // Float kernels: same results within 1e-5, and each side within 1e-4 of the float64 reference.
     { name: 'fft3d f32 [6,8,5,2] (Bluestein + Stockham)', op: 'fft3d', exact: false, shape: [6, 8, 5, 2], seed: 21 },
     { name: 'groupNorm f32 [2,6,3,5,7] G=3', op: 'groupNorm', exact: false, shape: [2, 6, 3, 5, 7], groups: 3, seed: 23 },
