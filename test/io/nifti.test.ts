@@ -153,5 +153,8 @@ describe('NIfTI malformed input', () => {
     new DataView(d4.buffer).setInt16(40, 4, false);
     new DataView(d4.buffer).setInt16(48, 2, false);
     expect(errLine(() => readNifti(d4, '4d.nii'))).toMatch(/4-D NIfTI image \[5, 4, 3, 2\] is not a 3-D volume/);
+    // a 4-D header with one time point is a volume
+    new DataView(d4.buffer).setInt16(48, 1, false);
+    expect(readNifti(d4, 't1.nii').shape).toEqual([3, 4, 5]);
   });
 });
