@@ -115,12 +115,13 @@ type Runner = (e: Engine, c: CheckCase) => Promise<Outcome> | Outcome;
 /** Every op the check cases can name; kernels are added here as they land. */
 export const RUNNERS: Record<string, Runner> = {
   fill(e, c) {
-    const out = poisoned(e, c.shape!, c.dtype ?? 'f32');
+    const dtype = c.dtype ?? 'f32';
+    const out = poisoned(e, c.shape!, dtype);
     fill(out, c.value!);
-    return { out };
+    return { out, ref: new Float64Array(count(c.shape!)).fill(dtype === 'f32' ? Math.fround(c.value!) : c.value!) };
   },
   zeros(e, c) {
-    return { out: e.zeros(c.shape!, c.dtype ?? 'f32') };
+    return { out: e.zeros(c.shape!, c.dtype ?? 'f32'), ref: new Float64Array(count(c.shape!)) };
   },
   /** Upload seeded data, copy it on the GPU, download: a round trip through queue.writeBuffer and staging. */
   roundtrip(e, c) {

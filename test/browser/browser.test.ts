@@ -51,6 +51,21 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+describe('the browser/Node comparison', () => {
+  const result = (values: number[], exact: boolean): CheckResult => ({ name: 'x', dtype: 'f32', shape: [values.length], exact, values, ms: 0 });
+  const bits = (xs: number[]) => Array.from(new Uint32Array(Float32Array.from(xs).buffer));
+  it('flags a one-ulp difference in a bit-exact case and a 1e-4 difference in a float case', () => {
+    const a = bits([1, 2, 3]);
+    const b = [...a];
+    b[1] += 1; // the next float after 2
+    expect(compare(result(a, true), result(a, true))).toBeNull();
+    expect(compare(result(b, true), result(a, true))).toMatch(/element 1 differs/);
+    expect(compare(result(b, false), result(a, false))).toBeNull();
+    expect(compare(result(bits([1, 2.0005, 3]), false), result(a, false))).toMatch(/relative error 1\.3\de-4/);
+    expect(compare({ ...result(a, true), error: 'boom' }, result(a, true))).toMatch(/browser failed: boom/);
+  });
+});
+
 describe('the engine in headless Chromium', () => {
   it('has no module outside src/gpu/node*, src/io and src/train that imports a Node-only module', () => {
     const r = spawnSync(process.execPath, ['scripts/build.mjs', '--check-browser-safe'], { cwd: root, encoding: 'utf8' });
