@@ -38,8 +38,10 @@ function collapse(dims: Shape, strides: number[]): { d: number[]; s: number[] } 
   return { d, s };
 }
 
-function padded(op: string, dims: Shape, strides: number[], what: string): { d: number[]; s: number[] } {
+function padded(op: string, dims: Shape, strides: number[], what: string): { d: number[]; s: number[]; active: Record<string, boolean> } {
   const c = collapse(dims, strides);
+  const active: Record<string, boolean> = {};
+  for (let k = 0; k < MAX_RANK; k++) active[`D${k}`] = k >= MAX_RANK - c.d.length;
   if (c.d.length > MAX_RANK) {
     throw new VesselError(`${op}: ${what} needs ${c.d.length} dimensions after merging; at most ${MAX_RANK} are supported`);
   }
@@ -47,7 +49,7 @@ function padded(op: string, dims: Shape, strides: number[], what: string): { d: 
     c.d.unshift(1);
     c.s.unshift(0);
   }
-  return c;
+  return { ...c, active };
 }
 
 function alignDown(v: number, a: number): number {
@@ -71,8 +73,8 @@ function gather(op: string, src: Tensor, out: Tensor, off: number, strides: numb
   const rt = src.engine.rt;
   const bpe = bytesPer(src.dtype);
   const epw = 4 / bpe;
-  const { d, s } = padded(op, out.shape, strides, `tensor ${fmtShape(src.shape)}`);
-  const k = rt.kernel('copy', source, { WG, SCATTER: false, EPW: epw, EPW2: epw === 2, EPW4: epw === 4, BITS: 32 / epw });
+  const { d, s, active } = padded(op, out.shape, strides, `tensor ${fmtShape(src.shape)}`);
+  const k = rt.kernel('copy', source, { WG, SCATTER: false, EPW: epw, EPW2: epw === 2, EPW4: epw === 4, BITS: 32 / epw, ...active });
   const align = Math.max(rt.storageAlign, 4) / bpe; // elements
   const maxElems = Math.floor(rt.maxBinding / bpe) - align;
   const mapIdx = (e: number) => {
@@ -130,8 +132,8 @@ function gather(op: string, src: Tensor, out: Tensor, off: number, strides: numb
  */
 function scatterWords(rt: Runtime, src: Tensor, dims: number[], out: Tensor, off: number, strides: number[], nWords: number): void {
   if (nWords === 0) return;
-  const { d, s } = padded('concat', dims, strides, 'a piece');
-  const k = rt.kernel('copy', source, { WG, SCATTER: true, EPW: 1, EPW2: false, EPW4: false, BITS: 32 });
+  const { d, s, active } = padded('concat', dims, strides, 'a piece');
+  const k = rt.kernel('copy', source, { WG, SCATTER: true, EPW: 1, EPW2: false, EPW4: false, BITS: 32, ...active });
   const align = Math.max(rt.storageAlign, 4) / 4;
   const maxWords = Math.floor(rt.maxBinding / 4) - align;
   const mapIdx = (e: number) => {

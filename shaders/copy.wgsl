@@ -15,15 +15,28 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 
+// Dims are right-aligned in d0..d5; only the active ones (D0..D5) cost a division.
 fn mapped(e: u32) -> u32 {
   var r = e;
   var ix = p.off;
+#if ${D5}
   { let q = r / p.d5; ix += (r - q * p.d5) * p.s5; r = q; }
+#endif
+#if ${D4}
   { let q = r / p.d4; ix += (r - q * p.d4) * p.s4; r = q; }
+#endif
+#if ${D3}
   { let q = r / p.d3; ix += (r - q * p.d3) * p.s3; r = q; }
+#endif
+#if ${D2}
   { let q = r / p.d2; ix += (r - q * p.d2) * p.s2; r = q; }
+#endif
+#if ${D1}
   { let q = r / p.d1; ix += (r - q * p.d1) * p.s1; r = q; }
+#endif
+#if ${D0}
   ix += r * p.s0;
+#endif
   return ix;
 }
 
