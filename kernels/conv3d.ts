@@ -115,6 +115,8 @@ function sameShape(a: Shape, b: Shape): boolean {
 // Variants
 
 export interface DirectConfig {
+  /** reg with TM = 8 only: share each tap's 8 weights across the subgroup (subgroupBroadcast). */
+  sgw?: boolean;
   /**
    * reg: register tile, no workgroup memory. tiled: 64×64 blocks staged in workgroup memory (real GPUs).
    * sgk: register tile with K split over `ks` subgroup lanes (deep layers: few positions, many channels).
@@ -127,6 +129,8 @@ export interface DirectConfig {
 }
 
 export interface WgradConfig {
+  /** TM = 8 only: load each step's dy values once per subgroup and broadcast them. */
+  sgw?: boolean;
   tm: 4 | 8;
   tn: 4 | 8;
   /** Multiplies the number of K chunks the heuristic picks (more parallel partials, more reduction work). */
@@ -139,6 +143,8 @@ export const DIRECT_VARIANTS: Candidate<DirectConfig>[] = [
   { name: 'reg8x4', config: { kind: 'reg', tm: 8, tn: 4 } },
   { name: 'reg4x8', config: { kind: 'reg', tm: 4, tn: 8 } },
   { name: 'reg8x8', config: { kind: 'reg', tm: 8, tn: 8 } },
+  { name: 'sgw8x4', config: { kind: 'reg', tm: 8, tn: 4, sgw: true } },
+  { name: 'sgw8x8', config: { kind: 'reg', tm: 8, tn: 8, sgw: true } },
   { name: 'tiled64', config: { kind: 'tiled', tm: 4, tn: 4 } },
   { name: 'sgk4', config: { kind: 'sgk', tm: 8, tn: 4, ks: 4 } },
   { name: 'sgk8', config: { kind: 'sgk', tm: 8, tn: 4, ks: 8 } },
@@ -178,6 +184,7 @@ export function directVariants(e: Engine): Candidate<DirectConfig>[] {
   const minSg = g.info.subgroupMinSize ?? 0;
   return DIRECT_VARIANTS.filter((v) => {
     if (v.config.kind === 'sgk') return g.hasSubgroups && minSg >= (v.config.ks ?? 0);
+    if (v.config.sgw) return g.hasSubgroups && minSg >= 8;
     if (v.config.kind === 'mma') return tensorCores && hasConvTensorCores(e);
     return true;
   });
@@ -195,7 +202,15 @@ export const WGRAD_VARIANTS: Candidate<WgradConfig>[] = [
   { name: 'w4x8', config: { tm: 4, tn: 8, split: 1 } },
   { name: 'w8x8', config: { tm: 8, tn: 8, split: 1 } },
   { name: 'w8x4s4', config: { tm: 8, tn: 4, split: 4 } },
+  { name: 'wsg8x4', config: { tm: 8, tn: 4, split: 1, sgw: true } },
+  { name: 'wsg8x8', config: { tm: 8, tn: 8, split: 1, sgw: true } },
 ];
+
+/** The weight-gradient variants this adapter can run (wsg needs subgroups of at least 8). */
+export function wgradVariants(e: Engine): Candidate<WgradConfig>[] {
+  const ok = e.gpu.hasSubgroups && (e.gpu.info.subgroupMinSize ?? 0) >= 8;
+  return WGRAD_VARIANTS.filter((v) => !v.config.sgw || ok);
+}
 
 export function directDefault(e: Engine, outC: number, gw: number, positions: number): string {
   if (!isCpuAdapter(e.gpu)) {
@@ -313,8 +328,12 @@ function direct(
     return;
   }
   const kx = axx.nt;
+  const cells = az.G * ay.G * gwb;
+  // Small grids (deep levels): smaller workgroups, so fewer invocations compute clamped copies.
+  const wg = Math.max(8, Math.min(WG, 2 ** Math.ceil(Math.log2(cells * (cfg.kind === 'sgk' ? cfg.ks ?? 8 : 1)))));
   const defines: Record<string, number | boolean> = {
-    WG,
+    WG: wg,
+    SGW: cfg.kind === 'reg' && cfg.sgw === true && tm === 8,
     TM4: tm / 4,
     TN: tn,
     SX: axx.S,
@@ -323,17 +342,17 @@ function direct(
     ACC: (tm / 4) * tn,
     HAS_BIAS: bias !== null,
   };
-  const cells = az.G * ay.G * gwb;
   if (cfg.kind === 'sgk') {
     const ks = cfg.ks ?? 8;
     defines.KS = ks;
+    defines.SGW = false;
     const kern = rt.kernel('conv3d_sgk', sgkSource, defines);
-    const [gx, gy] = grid1D(cells, WG / ks);
+    const [gx, gy] = grid1D(cells, wg / ks);
     rt.dispatch(kern, bufs, u, [gx, gy, gz]);
     return;
   }
   const kern = rt.kernel('conv3d', convSource, defines);
-  const [gx, gy] = grid1D(cells, WG);
+  const [gx, gy] = grid1D(cells, wg);
   rt.dispatch(kern, bufs, u, [gx, gy, gz]);
 }
 
@@ -441,7 +460,8 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
   if (gx > MAX_GROUPS || nob > MAX_GROUPS) throw new VesselError(`${op}: weight ${fmtShape(wShape)} is too large for one dispatch`);
   const dw = e.empty([...wShape]);
   const part = chunks > 1 ? e.empty([chunks * wElems]) : dw;
-  const defines = { WG, TM: cfg.tm, TN: cfg.tn, SX: g.s[2], KX: g.k[2], ROW: (cfg.tn - 1) * g.s[2] + g.k[2], ACC: cfg.tm * g.k[2] };
+  const sgw = cfg.sgw === true && cfg.tm === 8 && sets === 1;
+  const defines = { WG, TM: cfg.tm, TN: cfg.tn, SX: g.s[2], KX: g.k[2], ROW: (cfg.tn - 1) * g.s[2] + g.k[2], ACC: cfg.tm * g.k[2], SGW: sgw };
   const kern = rt.kernel('conv3d_wgrad', wgradSource, defines);
   const u = params()
     .u32(g.co).u32(g.ci).u32(rows).u32(perChunk)
@@ -517,7 +537,7 @@ export function conv3dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: 
 /** dw for y = conv3d(x, w): dy (N, Cout, …out), x, and w's shape. */
 export function conv3dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv3dOptions = {}): Tensor {
   const g = conv3dGeometry(x.shape, wShape, opts, 'conv3d backward (weight)');
-  const cfg = choose(x.engine, 'conv3d.wgrad', shapeClass(g, 'wgrad'), WGRAD_VARIANTS, wgradDefault(g.co)).config;
+  const cfg = choose(x.engine, 'conv3d.wgrad', shapeClass(g, 'wgrad'), wgradVariants(x.engine), wgradDefault(g.co)).config;
   return conv3dBackwardWeightWith(dy, x, wShape, opts, cfg);
 }
 
@@ -537,7 +557,7 @@ export async function tuneConv3d(e: Engine, xShape: Shape, wShape: Shape, opts: 
     const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad'), directCandidates(e), directHeuristic(e, g, 'dgrad'), (c) => {
       conv3dBackwardInputWith(dy, w, xShape, opts, c.config);
     });
-    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad'), WGRAD_VARIANTS, wgradDefault(g.co), (c) => {
+    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad'), wgradVariants(e), wgradDefault(g.co), (c) => {
       conv3dBackwardWeightWith(dy, x, wShape, opts, c.config);
     });
     return { fwd: f.name, dgrad: d.name, wgrad: wg.name };

@@ -1,3 +1,7 @@
+#if ${SGW}
+enable subgroups;
+diagnostic(off, subgroup_uniformity);
+#endif
 // Direct 3D convolution, register-blocked, no workgroup memory (the variant for every adapter, and the fast one
 // on CPU-like adapters where barriers are expensive).
 //
@@ -12,6 +16,10 @@
 // consecutive positions along x per invocation), K = input channels x taps. Every invocation of a workgroup
 // shares the same output-channel block, so weight loads are uniform across the workgroup. The weights come
 // packed as [in-role channel][tap][out-role channel padded to TM] (see conv3d_pack.wgsl).
+//
+// SGW (TM = 8, subgroups of at least 8): the 8 weights of a tap are loaded once per subgroup, one per lane, and
+// handed to every lane with subgroupBroadcast. On CPU drivers that do not scalarise uniform loads (llvmpipe
+// before Mesa 25.1) every lane would otherwise gather the same 8 values.
 struct Params {
   in_c: u32, out_c: u32, out_cp4: u32, n_cob: u32,
   i_d: u32, i_h: u32, i_w: u32,
@@ -44,9 +52,18 @@ const KX: u32 = ${KX}u;
 const ROW: u32 = ${ROW}u;
 
 @compute @workgroup_size(${WG})
+#if ${SGW}
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sgid: u32) {
+#else
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let cell = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  if (cell >= p.g_d * p.g_h * p.g_wb) { return; }
+#endif
+  // No early exit and no per-invocation branches inside the K loop: on CPU drivers a divergent branch puts every
+  // later accumulator update under an execution mask. Invocations past the last tile compute on a clamped tile
+  // and skip the stores; taps that fall into the zero padding read a clamped address and select 0.
+  let n_cells = p.g_d * p.g_h * p.g_wb;
+  let cell_raw = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
+  let live = cell_raw < n_cells;
+  let cell = min(cell_raw, n_cells - 1u);
   let cob = wid.z % p.n_cob;
   let n = wid.z / p.n_cob;
   let gxb = cell % p.g_wb;
@@ -57,6 +74,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var acc: array<vec4<f32>, ${ACC}>;
   let in_vol = p.i_d * p.i_h * p.i_w;
   let iw = i32(p.i_w);
+  let ih = i32(p.i_h);
+  let id = i32(p.i_d);
   let ix0 = i32(gxb * TN * SX) + p.off_w;
   let iz0 = i32(gz * p.s_d) + p.off_d;
   let iy0 = i32(gy * p.s_h) + p.off_h;
@@ -67,21 +86,32 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let wb = ci * p.k_vol;
     for (var uz = 0u; uz < p.nt_d; uz++) {
       let iz = iz0 + i32(uz);
-      if (iz < 0 || iz >= i32(p.i_d)) { continue; }
+      let vz = iz >= 0 && iz < id;
       let tz = u32(p.tb_d + p.ts_d * i32(uz));
       for (var uy = 0u; uy < p.nt_h; uy++) {
         let iy = iy0 + i32(uy);
-        if (iy < 0 || iy >= i32(p.i_h)) { continue; }
+        let vzy = vz && iy >= 0 && iy < ih;
         let ty = u32(p.tb_h + p.ts_h * i32(uy));
-        let rb = xb + (u32(iz) * p.i_h + u32(iy)) * p.i_w;
+        let rb = xb + (u32(clamp(iz, 0, id - 1)) * p.i_h + u32(clamp(iy, 0, ih - 1))) * p.i_w;
         var row: array<f32, ROW>;
         for (var j = 0u; j < ROW; j++) {
           let ix = ix0 + i32(j);
           let v = x[rb + u32(clamp(ix, 0, iw - 1))];
-          row[j] = select(0.0, v, ix >= 0 && ix < iw);
+          row[j] = select(0.0, v, vzy && ix >= 0 && ix < iw);
         }
         let wt = (wb + (tz * p.k_h + ty) * p.k_w);
         for (var u = 0u; u < KX; u++) {
+#if ${SGW}
+          let wi = ((wt + u32(p.tb_w + p.ts_w * i32(u))) * p.out_cp4 + wc) * 4u + (sgid & 7u);
+          let wl = w[wi >> 2u][wi & 3u];
+          let wa = vec4<f32>(subgroupBroadcast(wl, 0u), subgroupBroadcast(wl, 1u), subgroupBroadcast(wl, 2u), subgroupBroadcast(wl, 3u));
+          let wz = vec4<f32>(subgroupBroadcast(wl, 4u), subgroupBroadcast(wl, 5u), subgroupBroadcast(wl, 6u), subgroupBroadcast(wl, 7u));
+          for (var q = 0u; q < TN; q++) {
+            let r = vec4<f32>(row[q * SX + u]);
+            acc[q * 2u] = fma(r, wa, acc[q * 2u]);
+            acc[q * 2u + 1u] = fma(r, wz, acc[q * 2u + 1u]);
+          }
+#else
           let wi = (wt + u32(p.tb_w + p.ts_w * i32(u))) * p.out_cp4 + wc;
           for (var m = 0u; m < TM4; m++) {
             let wv = w[wi + m];
@@ -89,10 +119,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
               acc[q * TM4 + m] = fma(vec4<f32>(row[q * SX + u]), wv, acc[q * TM4 + m]);
             }
           }
+#endif
         }
       }
     }
   }
+  if (!live) { return; }
 
   let o_vol = p.o_d * p.o_h * p.o_w;
   let orow = ((gz * p.os_d + p.r_d) * p.o_h + gy * p.os_h + p.r_h) * p.o_w;

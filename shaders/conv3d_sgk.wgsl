@@ -40,9 +40,9 @@ const KS: u32 = ${KS}u;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let n_cells = p.g_d * p.g_h * p.g_wb;
   let kl = lid % KS;
   let cell_raw = (wid.y * nwg.x + wid.x) * (${WG}u / KS) + lid / KS;
-  let n_cells = p.g_d * p.g_h * p.g_wb;
   let live = cell_raw < n_cells;
   let cell = min(cell_raw, n_cells - 1u);
   let cob = wid.z % p.n_cob;
@@ -55,30 +55,33 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var acc: array<vec4<f32>, ${ACC}>;
   let in_vol = p.i_d * p.i_h * p.i_w;
   let iw = i32(p.i_w);
+  let ih = i32(p.i_h);
+  let id = i32(p.i_d);
   let ix0 = i32(gxb * TN * SX) + p.off_w;
   let iz0 = i32(gz * p.s_d) + p.off_d;
   let iy0 = i32(gy * p.s_h) + p.off_h;
   let wc = cob * TM4;
 
   for (var cb = 0u; cb < p.in_c; cb += KS) {
-    let ci = cb + kl;
-    if (ci >= p.in_c) { continue; }
+    // Lanes past the last channel read channel in_c - 1 and multiply it by zero.
+    let ci = min(cb + kl, p.in_c - 1u);
+    let cz = select(0.0, 1.0, cb + kl < p.in_c);
     let xb = (n * p.in_c + ci) * in_vol;
     let wb = ci * p.k_vol;
     for (var uz = 0u; uz < p.nt_d; uz++) {
       let iz = iz0 + i32(uz);
-      if (iz < 0 || iz >= i32(p.i_d)) { continue; }
+      let vz = iz >= 0 && iz < id;
       let tz = u32(p.tb_d + p.ts_d * i32(uz));
       for (var uy = 0u; uy < p.nt_h; uy++) {
         let iy = iy0 + i32(uy);
-        if (iy < 0 || iy >= i32(p.i_h)) { continue; }
+        let vzy = vz && iy >= 0 && iy < ih;
         let ty = u32(p.tb_h + p.ts_h * i32(uy));
-        let rb = xb + (u32(iz) * p.i_h + u32(iy)) * p.i_w;
+        let rb = xb + (u32(clamp(iz, 0, id - 1)) * p.i_h + u32(clamp(iy, 0, ih - 1))) * p.i_w;
         var row: array<f32, ROW>;
         for (var j = 0u; j < ROW; j++) {
           let ix = ix0 + i32(j);
           let v = x[rb + u32(clamp(ix, 0, iw - 1))];
-          row[j] = select(0.0, v, ix >= 0 && ix < iw);
+          row[j] = select(0.0, v, vzy && ix >= 0 && ix < iw) * cz;
         }
         let wt = (wb + (tz * p.k_h + ty) * p.k_w);
         for (var u = 0u; u < KX; u++) {
@@ -93,7 +96,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       }
     }
   }
-
   for (var sh = 1u; sh < KS; sh = sh * 2u) {
     for (var i = 0u; i < ${ACC}u; i++) {
       acc[i] += subgroupShuffleXor(acc[i], sh);

@@ -1,3 +1,7 @@
+#if ${SGW}
+enable subgroups;
+diagnostic(off, subgroup_uniformity);
+#endif
 // Weight gradient of a 3D convolution, register-blocked, no workgroup memory:
 //   dW[o, i, a, b, c] = sum over n and output voxels v of dy[n, o, v] * x[n, i, v*s - pad + (a, b, c)].
 // A GEMM with M = output channels, N = input channels x taps, K = batch x output voxels. Each invocation owns
@@ -7,6 +11,9 @@
 // pass (conv3d_reduce.wgsl) adds the chunks in a fixed order: deterministic, no atomics. When there are fewer
 // (input channel, a, b) lanes than a workgroup holds (Cin = 1, 1x1x1 kernels), the workgroup carries `sets`
 // copies of the lanes, each on its own K chunk, so no invocation idles.
+// SGW (TM = 8, subgroups of at least 8; only with sets = 1, so a subgroup shares its rows): the 8 x TN dy values of
+// a step are loaded once per subgroup, one output channel per lane, and handed out with subgroupBroadcast
+// (CPU drivers that do not scalarise uniform loads would otherwise gather them in every lane).
 struct Params {
   co: u32, ci: u32, n_rows: u32, rows_per_chunk: u32,
   o_d: u32, o_h: u32, o_w: u32,
@@ -28,11 +35,19 @@ const KX: u32 = ${KX}u;
 const ROW: u32 = ${ROW}u;
 
 @compute @workgroup_size(${WG})
+#if ${SGW}
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sgid: u32) {
+#else
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+#endif
+  // No early exit and no per-invocation branch in the K loop (on CPU drivers either puts every accumulator
+  // update under an execution mask): surplus invocations compute a clamped copy and skip the stores, rows that
+  // fall into the zero padding are read from a clamped address and multiplied by zero.
   let flat = wid.x * ${WG}u + lid;
-  let cset = flat / p.n_lanes;
-  let lane = flat % p.n_lanes;
-  if (cset >= p.sets) { return; }
+  let live = flat < p.n_lanes * p.sets;
+  let flat_c = min(flat, p.n_lanes * p.sets - 1u);
+  let cset = flat_c / p.n_lanes;
+  let lane = flat_c % p.n_lanes;
   let chunk = wid.y * p.sets + cset;
   let o0 = wid.z * TM;
   let kb = lane % p.k_h;
@@ -54,8 +69,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let n = t1 / p.o_d;
     let iz = i32(oz * p.s_d) - p.p_d + i32(ka);
     let iy = i32(oy * p.s_h) - p.p_h + i32(kb);
-    if (iz < 0 || iz >= i32(p.i_d) || iy < 0 || iy >= i32(p.i_h)) { continue; }
-    let xrow = (n * p.ci + ci) * i_vol + (u32(iz) * p.i_h + u32(iy)) * p.i_w;
+    let vzy = iz >= 0 && iz < i32(p.i_d) && iy >= 0 && iy < i32(p.i_h);
+    let xrow = (n * p.ci + ci) * i_vol + (u32(clamp(iz, 0, i32(p.i_d) - 1)) * p.i_h + u32(clamp(iy, 0, i32(p.i_h) - 1))) * p.i_w;
     let dyrow = n * p.co * o_vol + (oz * p.o_h + oy) * p.o_w;
     for (var gx0 = 0u; gx0 < p.o_w; gx0 += TN) {
       var row: array<f32, ROW>;
@@ -63,8 +78,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       for (var j = 0u; j < ROW; j++) {
         let ix = ix0 + i32(j);
         let v = x[xrow + u32(clamp(ix, 0, iw - 1))];
-        row[j] = select(0.0, v, ix >= 0 && ix < iw);
+        row[j] = select(0.0, v, vzy && ix >= 0 && ix < iw);
       }
+#if ${SGW}
+      let om = o0 + (sgid & 7u);
+      let dbm = dyrow + min(om, last_o) * o_vol;
+      for (var q = 0u; q < TN; q++) {
+        let gx = gx0 + q;
+        let dl = select(0.0, dy[dbm + min(gx, p.o_w - 1u)], gx < p.o_w && om < p.co);
+        let d = array<f32, 8>(subgroupBroadcast(dl, 0u), subgroupBroadcast(dl, 1u), subgroupBroadcast(dl, 2u), subgroupBroadcast(dl, 3u),
+                              subgroupBroadcast(dl, 4u), subgroupBroadcast(dl, 5u), subgroupBroadcast(dl, 6u), subgroupBroadcast(dl, 7u));
+        for (var m = 0u; m < 8u; m++) {
+          for (var u = 0u; u < KX; u++) {
+            acc[m * KX + u] = fma(d[m], row[q * SX + u], acc[m * KX + u]);
+          }
+        }
+      }
+#else
       for (var m = 0u; m < TM; m++) {
         let o = o0 + m;
         let db = dyrow + min(o, last_o) * o_vol;
@@ -76,9 +106,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
           }
         }
       }
+#endif
     }
   }
 
+  if (!live) { return; }
   let tap0 = (ka * p.k_h + kb) * KX;
   for (var m = 0u; m < TM; m++) {
     let o = o0 + m;

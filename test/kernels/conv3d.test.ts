@@ -14,6 +14,7 @@ import {
   hasConvTensorCores,
   setConvTensorCores,
   WGRAD_VARIANTS,
+  wgradVariants,
   tuneConv3d,
 } from '../../kernels/conv3d.js';
 import { choose, forceVariant, tuneRecords } from '../../kernels/autotune.js';
@@ -152,6 +153,7 @@ describe('conv3d kernels against the float64 reference', () => {
     // Every kernel family runs here: the register tiles, the workgroup-memory tiles, and (lavapipe has
     // subgroups of 8) the split-K subgroup kernel.
     expect(variants.map((v) => v.config.kind)).toEqual(expect.arrayContaining(['reg', 'tiled', ...(e.gpu.hasSubgroups ? ['sgk'] : [])]));
+    if (e.gpu.hasSubgroups) expect(variants.some((v) => v.config.sgw)).toBe(true);
     for (const v of variants) {
       poisonPool(e, ys);
       const y = conv3dForwardWith(xt, wt, bt, opts, v.config);
@@ -162,11 +164,21 @@ describe('conv3d kernels against the float64 reference', () => {
       y.dispose();
       dx.dispose();
     }
-    for (const v of WGRAD_VARIANTS) {
+    for (const v of wgradVariants(e)) {
       poisonPool(e, c.ws);
       const dw = conv3dBackwardWeightWith(dyt, xt, c.ws, opts, v.config);
       expect(relErr(await read(dw), refDw), `weight gradient ${v.name}`).toBeLessThan(1e-5);
       dw.dispose();
+      // A 1x1x1 kernel with one input channel runs the lane-set path (several K chunks per workgroup).
+      const x1 = randArray(2 * 7 * 5 * 11, 61);
+      const x1t = await upload(e, x1, [2, 1, 7, 5, 11]);
+      const dy1s = convOutShape([2, 1, 7, 5, 11], [9, 1, 1, 1, 1], [2, 1, 2], [0, 0, 0]);
+      const dy1 = randArray(size(dy1s), 62);
+      const dy1t = await upload(e, dy1, dy1s);
+      poisonPool(e, [9, 1, 1, 1, 1]);
+      const dw1 = conv3dBackwardWeightWith(dy1t, x1t, [9, 1, 1, 1, 1], { stride: [2, 1, 2] }, v.config);
+      expect(relErr(await read(dw1), refConv3dDw(dy1, x1, [2, 1, 7, 5, 11], [9, 1, 1, 1, 1], [2, 1, 2], [0, 0, 0])), `weight gradient 1x1x1 ${v.name}`).toBeLessThan(1e-5);
+      for (const t of [x1t, dy1t, dw1]) t.dispose();
     }
     for (const t of [xt, wt, bt, dyt]) t.dispose();
   }, 300_000);
