@@ -9,6 +9,8 @@
 //     loads whole lines into workgroup memory and runs all Stockham stages there (shaders/fft.wgsl);
 //   - N a longer power of two: one global Stockham pass per stage, ping-ponging with a scratch buffer
 //     (shaders/fft_global.wgsl), radix 4 with one radix-2 stage when log2 N is odd;
+//   - N whose prime factors are all ≤ 7 (e.g. 48, 96, 100, 81, 35): mixed-radix Stockham, one global pass per
+//     factor (radix 4, 2, and a generic radix-3/5/7 stage);
 //   - any other N: Bluestein's chirp-z algorithm via a power-of-two FFT of length M ≥ 2N − 1
 //     (shaders/fft_bluestein.wgsl), with FFT(chirp) precomputed in float64.
 // Twiddles come from float64 tables (one per length, cached per engine), not from f32 sin/cos in the shader.
@@ -39,6 +41,17 @@ export interface FftOptions {
    * (64³ complex forward: 56 vs 185 ms).
    */
   maxLocal?: number;
+  /** Use Bluestein for every length that is not a power of two, even when mixed radix applies (for tests). */
+  bluestein?: boolean;
+}
+
+/** Radices (4s first, then 2, 3, 5, 7) whose product is n, or null when n has a prime factor above 7. */
+export function mixedRadices(n: number): number[] | null {
+  const out: number[] = [];
+  let m = n;
+  while (m % 4 === 0) (out.push(4), (m /= 4));
+  for (const r of [2, 3, 5, 7]) while (m % r === 0) (out.push(r), (m /= r));
+  return m === 1 ? out : null;
 }
 
 export function isPow2(n: number): boolean {
@@ -183,18 +196,17 @@ function localPass(e: Engine, data: Binding, g: Line, sign: number, scale: numbe
   e.rt.dispatch(k, [data, tw.binding()], params().u32(g.lines).u32(g.inner).f32(sign).f32(scale), grid1D(g.lines, L));
 }
 
-/** In place (through a scratch buffer): power-of-two FFT along lines of `data` with one global pass per stage. */
-function globalPasses(e: Engine, data: Binding, bytes: number, g: Line, sign: number, scale: number): void {
+/**
+ * In place (through a scratch buffer): FFT along lines of `data` with one global Stockham pass per radix of
+ * `radices` (product = n).
+ */
+function globalPasses(e: Engine, data: Binding, bytes: number, g: Line, sign: number, scale: number, radices: number[]): void {
   const tw = twiddleTable(e, g.n);
-  const log2 = Math.log2(g.n);
-  const radices: number[] = [];
-  if (log2 % 2 === 1) radices.push(2);
-  for (let i = 0; i < Math.floor(log2 / 2); i++) radices.push(4);
   const scratch = e.empty([bytes / 4]);
   const bufs: Binding[] = [data, scratch.binding()];
   let ns = 1;
   radices.forEach((r, i) => {
-    const k = e.rt.kernel('fft_global', globalSource, { WG, R: r, RADIX4: r === 4 });
+    const k = e.rt.kernel('fft_global', globalSource, { WG, R: r, RADIX4: r === 4, GENERIC: r !== 2 && r !== 4 });
     const last = i === radices.length - 1;
     e.rt.dispatch(
       k,
@@ -208,9 +220,15 @@ function globalPasses(e: Engine, data: Binding, bytes: number, g: Line, sign: nu
   scratch.dispose();
 }
 
+/** Radix-2 first (when log2 n is odd), then radix 4: the global-pass plan of a power of two. */
+function pow2Radices(n: number): number[] {
+  const log2 = Math.log2(n);
+  return [...(log2 % 2 === 1 ? [2] : []), ...Array<number>(Math.floor(log2 / 2)).fill(4)];
+}
+
 function pow2Pass(e: Engine, data: Binding, bytes: number, g: Line, sign: number, scale: number, maxLocal: number): void {
   if (g.n <= maxLocal) localPass(e, data, g, sign, scale);
-  else globalPasses(e, data, bytes, g, sign, scale);
+  else globalPasses(e, data, bytes, g, sign, scale, pow2Radices(g.n));
 }
 
 function bluesteinPass(e: Engine, data: Binding, g: Line, sign: number, scale: number, maxLocal: number): void {
@@ -265,7 +283,9 @@ export function fftInPlace(x: Tensor, opts: FftOptions = {}): Tensor {
     const inner = sizeOf(dims.slice(a + 1));
     const g: Line = { lines: sizeOf(dims) / n, n, inner };
     const scale = opts.inverse ? 1 / n : 1;
+    const mixed = opts.bluestein ? null : mixedRadices(n);
     if (isPow2(n)) pow2Pass(e, data, x.size * 4, g, sign, scale, maxLocal);
+    else if (mixed) globalPasses(e, data, x.size * 4, g, sign, scale, mixed);
     else bluesteinPass(e, data, g, sign, scale, maxLocal);
   }
   return x;

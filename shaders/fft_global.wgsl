@@ -1,7 +1,10 @@
-// One Stockham autosort stage (radix R = 2 or 4) of a batched power-of-two FFT along one axis, from global memory
-// to global memory (for lines too long for workgroup memory). One thread per butterfly: thread (line, j) reads
-// x[j + t N/R], applies the twiddles w^(k t) with k = j mod ns, w = exp(sign 2 pi i / (ns R)), takes an R-point DFT
-// and writes y[(j / ns) ns R + k + t ns], scaled by p.scale (1 except on the last stage of an inverse).
+// One Stockham autosort stage of radix R of a batched FFT along one axis, from global memory to global memory (for
+// lines too long for workgroup memory, for CPU adapters, and for mixed-radix lengths). One thread per butterfly:
+// thread (line, j) reads x[j + t N/R], applies the twiddles w^(k t) with k = j mod ns, w = exp(sign 2 pi i / (ns R)),
+// takes an R-point DFT and writes y[(j / ns) ns R + k + t ns], scaled by p.scale (1 except on the last stage of an
+// inverse). The stages may come in any order of radices whose product is N (Stockham autosort needs no reordering).
+// Variants: RADIX4 (R = 4, butterflies written out), R = 2, or GENERIC (any small R: 3, 5, 7; the R-point DFT by
+// its definition, R^2 complex multiply-adds, roots of unity from the same table).
 struct Params {
   lines: u32,
   inner: u32,   // element stride of the axis
@@ -41,7 +44,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let ns = p.ns;
   let k = j % ns;
   let o = base + ((j / ns) * ns * ${R}u + k) * st;
-#if ${RADIX4}
+#if ${GENERIC}
+  var v: array<vec2f, ${R}>;
+  v[0] = src[base + j * st];
+  for (var t = 1u; t < ${R}u; t++) {
+    v[t] = cmul(src[base + (j + t * per) * st], twiddle(k * t, ${R}u * ns));
+  }
+  for (var q = 0u; q < ${R}u; q++) {
+    var acc = v[0];
+    for (var t = 1u; t < ${R}u; t++) {
+      acc += cmul(v[t], twiddle((t * q) % ${R}u, ${R}u));
+    }
+    dst[o + q * ns * st] = acc * p.scale;
+  }
+#elif ${RADIX4}
   let a0 = src[base + j * st];
   let a1 = cmul(src[base + (j + per) * st], twiddle(k, 4u * ns));
   let a2 = cmul(src[base + (j + 2u * per) * st], twiddle(2u * k, 4u * ns));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fft, fftInPlace, fftReal, fftshift, ifft, ifftshift, magnitude, realPart, toComplex } from '../../kernels/fft.js';
+import { fft, fftInPlace, fftReal, fftshift, ifft, ifftshift, isPow2, magnitude, mixedRadices, realPart, toComplex } from '../../kernels/fft.js';
 import { getEngine, poison, randArray, relErr } from '../helpers.js';
 
 /** Direct O(N²) float64 DFT along one axis of interleaved complex data with dims `dims`. */
@@ -78,9 +78,11 @@ describe('3D FFT', () => {
       const ref = dft(x, dims, [0, 1, 2]);
       expect(relErr(await f.read(), ref)).toBeLessThan(1e-5);
       // Both strategies whatever the adapter: workgroup-memory passes and global passes.
-      for (const maxLocal of [2048, 1]) {
-        const g = fft(t, { maxLocal });
-        expect(relErr(await g.read(), ref), `maxLocal ${maxLocal}`).toBeLessThan(1e-5);
+      // Both strategies whatever the adapter (workgroup-memory and global passes), and Bluestein for every length
+      // that is not a power of two even where mixed radix applies.
+      for (const o of [{ maxLocal: 2048 }, { maxLocal: 1 }, { bluestein: true }]) {
+        const g = fft(t, o);
+        expect(relErr(await g.read(), ref), JSON.stringify(o)).toBeLessThan(1e-5);
         g.dispose();
       }
       const b = ifft(f);
@@ -91,17 +93,22 @@ describe('3D FFT', () => {
     });
   }
 
-  it('covers every power of two up to 4096 and odd lengths along one axis, local and global passes', async () => {
+  it('covers powers of two up to 4096, mixed-radix and prime lengths along one axis, every strategy', async () => {
     const e = await getEngine();
-    for (const len of [2, 4, 8, 32, 64, 128, 512, 2048, 4096, 3, 5, 81, 96, 100, 127]) {
-      for (const maxLocal of [2048, 16]) {
+    expect(mixedRadices(96)).toEqual([4, 4, 2, 3]);
+    expect(mixedRadices(100)).toEqual([4, 5, 5]);
+    expect(mixedRadices(35)).toEqual([5, 7]);
+    expect(mixedRadices(127)).toBeNull();
+    for (const len of [2, 4, 8, 32, 64, 128, 512, 2048, 4096, 3, 5, 6, 7, 12, 35, 48, 81, 96, 100, 11, 127]) {
+      for (const o of [{ maxLocal: 2048 }, { maxLocal: 16 }, { bluestein: true }]) {
+        if (o.bluestein && (isPow2(len) || len > 128)) continue;
         const dims = [3, len];
-        const x = randArray(2 * 3 * len, len + maxLocal);
+        const x = randArray(2 * 3 * len, len + (o.maxLocal ?? 1));
         const t = e.tensor(x, [...dims, 2]);
-        const f = fftInPlace(e.scope(() => fft(t, { axes: [1], maxLocal })), { axes: [0], maxLocal });
+        const f = fftInPlace(e.scope(() => fft(t, { axes: [1], ...o })), { axes: [0], ...o });
         const ref = dft(x, dims, [1, 0]);
         const err = relErr(await f.read(), ref);
-        expect(err, `length ${len}, maxLocal ${maxLocal}`).toBeLessThan(len <= 64 ? 1e-5 : 3e-5);
+        expect(err, `length ${len}, ${JSON.stringify(o)}`).toBeLessThan(len <= 64 ? 1e-5 : 3e-5);
         t.dispose();
         f.dispose();
       }
