@@ -11,7 +11,7 @@ import { groupNormBackward, groupNormForward } from '../kernels/norm.js';
 import { diceBceBackward, diceBceForward } from '../kernels/loss.js';
 import { adamUpdate } from '../kernels/optim.js';
 import { attentionBackward, attentionBackwardBlocked, attentionForward, attentionForwardBlocked } from '../kernels/attention.js';
-import { adapterContext, gpuTime, result, round } from './harness.js';
+import { adapterContext, gpuTime, perCpuSecond, result, round, type GpuTiming } from './harness.js';
 import type { BenchResult, Suite, SuiteOptions } from './suite.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
@@ -39,9 +39,23 @@ async function* memoryBound(e: Engine, opts: SuiteOptions): AsyncGenerator<Bench
     const copyDst = t(e.empty([n]));
     const copy = await gpuTime(e, () => e.rt.copy(x.buffer, 0, copyDst.buffer, 0, bytes), { samples });
     const copyGBs = (2 * bytes) / (copy.medianMs * 1e6);
-    yield result('ops_copy_bandwidth', copyGBs, 'GB/s', { ...ctx, bytes_moved: 2 * bytes, ms: round(copy.medianMs), timing: copy.method });
-    const rate = (name: string, moved: number, ms: number, extra: Record<string, unknown> = {}) =>
-      result(name, moved / (ms * 1e6), 'GB/s', { ...ctx, ...extra, bytes_moved: moved, ms: round(ms), fraction_of_copy: round(moved / (ms * 1e6) / copyGBs, 3) });
+    yield result('ops_copy_bandwidth', copyGBs, 'GB/s', {
+      ...ctx,
+      bytes_moved: 2 * bytes,
+      ms: round(copy.medianMs),
+      timing: copy.method,
+      gb_per_cpu_second: perCpuSecond(e, (2 * bytes) / 1e9, copy),
+    });
+    const rate = (name: string, moved: number, t: GpuTiming, extra: Record<string, unknown> = {}) =>
+      result(name, moved / (t.medianMs * 1e6), 'GB/s', {
+        ...ctx,
+        ...extra,
+        bytes_moved: moved,
+        ms: round(t.medianMs),
+        timing: t.method,
+        fraction_of_copy: round(moved / (t.medianMs * 1e6) / copyGBs, 3),
+        gb_per_cpu_second: perCpuSecond(e, moved / 1e9, t),
+      });
 
     const fwd = await gpuTime(e, () => {
       const r = groupNormForward(x, C, gamma, beta, 1e-5, 'instanceNorm');
@@ -49,7 +63,7 @@ async function* memoryBound(e: Engine, opts: SuiteOptions): AsyncGenerator<Bench
       r.stats.dispose();
     }, { samples });
     // statistics pass reads x, apply pass reads x and writes y
-    yield rate('instance_norm_forward', 3 * bytes, fwd.medianMs, { passes: 'stats (read x) + apply (read x, write y)' });
+    yield rate('instance_norm_forward', 3 * bytes, fwd, { passes: 'stats (read x) + apply (read x, write y)' });
     const saved = groupNormForward(x, C, gamma, beta, 1e-5, 'instanceNorm');
     owned.push(saved.y, saved.stats);
     const bwd = await gpuTime(e, () => {
@@ -58,23 +72,23 @@ async function* memoryBound(e: Engine, opts: SuiteOptions): AsyncGenerator<Bench
       r.dgamma.dispose();
       r.dbeta.dispose();
     }, { samples });
-    yield rate('instance_norm_backward', 5 * bytes, bwd.medianMs, { passes: 'sums (read x, dy) + dx (read x, dy, write dx)' });
+    yield rate('instance_norm_backward', 5 * bytes, bwd, { passes: 'sums (read x, dy) + dx (read x, dy, write dx)' });
 
     const act = await gpuTime(e, () => activationForward(x, 'leakyrelu', 0.01).dispose(), { samples });
-    yield rate('leakyrelu_forward', 2 * bytes, act.medianMs);
+    yield rate('leakyrelu_forward', 2 * bytes, act);
 
     const dice = await gpuTime(e, () => {
       const r = diceBceForward(x, tgt);
       const g = diceBceBackward(x, tgt, r.stats, r.loss);
       for (const z of [r.loss, r.stats, g]) z.dispose();
     }, { samples });
-    yield rate('dice_bce_forward_backward', 5 * bytes, dice.medianMs, { passes: 'sums (read logits, target) + gradient (read both, write)' });
+    yield rate('dice_bce_forward_backward', 5 * bytes, dice, { passes: 'sums (read logits, target) + gradient (read both, write)' });
 
     const m = t(e.zeros([n]));
     const v = t(e.zeros([n]));
     const p = t(e.full([n], 0.1));
     const adam = await gpuTime(e, () => adamUpdate(p, dy, m, v, { flags: 1, lr: 1e-4, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1, stepSize: 1e-3, bc2Sqrt: 0.05 }), { samples });
-    yield rate('adamw_step', 7 * bytes, adam.medianMs, { params: n, note: 'reads p, g, m, v; writes p, m, v' });
+    yield rate('adamw_step', 7 * bytes, adam, { params: n, note: 'reads p, g, m, v; writes p, m, v' });
   } finally {
     for (const z of owned) z.dispose();
   }
@@ -104,7 +118,12 @@ async function* attentionBench(e: Engine, opts: SuiteOptions): AsyncGenerator<Be
         r.o.dispose();
         r.lse.dispose();
       }, { samples, warmup: 1, targetMs: 20 });
-      yield result(`attention_forward_${impl}`, flopsF / (f.medianMs * 1e6), 'GFLOP/s', { ...ctx, ms: round(f.medianMs), timing: f.method });
+      yield result(`attention_forward_${impl}`, flopsF / (f.medianMs * 1e6), 'GFLOP/s', {
+        ...ctx,
+        ms: round(f.medianMs),
+        timing: f.method,
+        gflop_per_cpu_second: perCpuSecond(e, flopsF / 1e9, f),
+      });
       const { o, lse } = fwdFn(q, k, v, scale);
       try {
         // backward: q·kᵀ and dO·vᵀ recomputed, plus dS·k, dSᵀ·q, Pᵀ·dO (the fused kernel recomputes the first two twice)
@@ -124,6 +143,7 @@ async function* attentionBench(e: Engine, opts: SuiteOptions): AsyncGenerator<Be
           ms: round(b.medianMs),
           timing: b.method,
           flops_counted: 'five T·S·C products',
+          gflop_per_cpu_second: perCpuSecond(e, flopsB / 1e9, b),
           backward_peak_extra_bytes: peak,
           score_matrix_bytes: T * T * 4,
         });
