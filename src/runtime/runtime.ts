@@ -262,7 +262,7 @@ export class Runtime {
         this.gpu.check();
         throw new GpuError(`GPU readback failed: ${(e as Error).message}`);
       }
-      out.set(new Uint8Array(st.getMappedRange(0, n4), 0, n));
+      out.set(new Uint8Array(st.getMappedRange(0, n4), 0, n), pos);
       st.unmap();
       this.releaseStaging(st);
     }

@@ -177,6 +177,10 @@ describe('a real tensor over the 128 MiB binding limit', () => {
       expect(await at(r, i), `r[${i}]`).toBe(1 - u);
       expect(await at(z, i), `z[${i}]`).toBe(1);
     }
+    // A whole-tensor download crosses the 64 MiB staging chunks of Runtime.read.
+    const all = await x.read();
+    expect(all.length).toBe(n);
+    for (const i of [0, 2 ** 24 - 1, 2 ** 24, 2 ** 24 + 7, n - 1]) expect(all[i], `read x[${i}]`).toBe(unitCpu(randomWordCpu(seed, i)));
     [x, r, z].forEach((t) => t.dispose());
   });
 });
