@@ -2,7 +2,7 @@
 // the 5 N log2 N convention, and the bandwidth its passes imply), every intensity transform, every background kind,
 // and the whole intensity chain in samples per second. The ceiling is the triad bandwidth measured in the same run on
 // the same adapter: each memory-bound result carries its effective bandwidth as a fraction of it.
-import { fft, fftFlops } from '../kernels/fft.js';
+import { fft, fftFlops, isPow2, mixedRadices } from '../kernels/fft.js';
 import { triad } from '../kernels/triad.js';
 import type { Engine } from '../src/engine.js';
 import { generateBackground } from '../src/data/drand/backgrounds.js';
@@ -63,20 +63,28 @@ export const drandSuite: Suite = {
     yield result('drand.ceiling.triad_bandwidth', ceiling, 'GB/s', { ...ctx, floats: Math.max(n, 1 << 20) });
     const bw = (bytes: number, ms: number) => ({ gb_per_s: round(bytes / (ms * 1e6)), ratio_to_triad: round(bytes / (ms * 1e6) / ceiling, 3) });
 
-    // FFT: a power-of-two cube and a Bluestein cube (3/4 of the size, e.g. 48³). Each axis pass of the power-of-two
-    // path reads and writes every complex value once (16 bytes); Bluestein moves several times more.
-    const odd = Math.max(3, Math.round((s * 3) / 4));
-    for (const m of [s, (odd & (odd - 1)) === 0 ? odd + 1 : odd]) {
+    // FFT: a power-of-two cube, a mixed-radix cube (3/4 of the size, e.g. 48³) and a Bluestein cube (the next length
+    // up with a prime factor above 7, e.g. 51³). Each axis pass of the power-of-two path in workgroup memory reads and
+    // writes every complex value once (16 bytes); global and Bluestein passes move more.
+    const m3 = Math.max(3, Math.round((s * 3) / 4));
+    let mb = m3;
+    while (mixedRadices(mb) !== null) mb++;
+    const fftCases: [string, number][] = [
+      ['pow2', s],
+      ['mixed_radix', isPow2(m3) ? 3 * m3 : m3],
+      ['bluestein', mb],
+    ];
+    for (const [kind, m] of fftCases) {
+      if (kind === 'pow2' && !isPow2(m)) continue;
       const dims = [m, m, m];
       const x = randomVolume(e, [...dims, 2], 1);
       const t = await time(() => void fft(x));
       x.dispose();
-      const pow2 = (m & (m - 1)) === 0;
-      yield result(`drand.fft3d.${pow2 ? 'pow2' : 'bluestein'}`, fftFlops(dims) / (t.medianMs * 1e6), 'GFLOP/s', {
+      yield result(`drand.fft3d.${kind}`, fftFlops(dims) / (t.medianMs * 1e6), 'GFLOP/s', {
         ...ctx,
         size: `${m}³`,
         ms: round(t.medianMs),
-        ...(pow2 ? bw(m ** 3 * (16 + 3 * 16), t.medianMs) : {}),
+        ...(kind === 'pow2' ? bw(m ** 3 * (16 + 3 * 16), t.medianMs) : {}),
         timing: t.method,
       });
     }
