@@ -213,6 +213,7 @@ export function wgradVariants(e: Engine): Candidate<WgradConfig>[] {
 }
 
 export function directDefault(e: Engine, outC: number, gw: number, positions: number): string {
+  const names = directVariants(e).map((v) => v.name);
   if (!isCpuAdapter(e.gpu)) {
     if (tensorCores && hasConvTensorCores(e) && positions >= 512) return 'mma16';
     // Few output positions (deep levels): split K over subgroup lanes to fill the GPU; else big tiles.
@@ -222,11 +223,13 @@ export function directDefault(e: Engine, outC: number, gw: number, positions: nu
   }
   const tm = outC >= 8 ? 8 : 4;
   const tn = gw >= 16 ? 8 : 4;
+  if (tm === 8 && names.includes(`sgw8x${tn}`)) return `sgw8x${tn}`;
   return `reg${tm}x${tn}`;
 }
 
-function wgradDefault(co: number): string {
-  return co >= 8 ? 'w8x4' : 'w4x4';
+export function wgradDefault(e: Engine, co: number): string {
+  if (co < 8) return 'w4x4';
+  return wgradVariants(e).some((v) => v.name === 'wsg8x4') ? 'wsg8x4' : 'w8x4';
 }
 
 function shapeClass(g: ConvGeometry, what: string): string {
@@ -423,12 +426,14 @@ export function conv3dBackwardInputWith(dy: Tensor, w: Tensor, xShape: Shape, op
   return dx;
 }
 
-function wgradChunks(g: ConvGeometry, cfg: WgradConfig, lanes: number, nob: number): number {
+function wgradChunks(e: Engine, g: ConvGeometry, cfg: WgradConfig, invocations: number, nob: number): number {
   const rows = g.n * g.out[0] * g.out[1];
   const wElems = g.co * g.ci * g.k[0] * g.k[1] * g.k[2];
-  // Enough workgroups to fill a large GPU (about 64 Ki invocations), at least 2 output rows per chunk, and at
-  // most 64 MiB of partial sums.
-  const want = Math.ceil((65536 * cfg.split) / (Math.ceil(lanes / WG) * WG * nob));
+  // Enough workgroups to fill the adapter (about 64 Ki invocations on a GPU, a few thousand on a CPU driver,
+  // where every extra chunk only adds partial sums to write and reduce), at least 2 output rows per chunk, and
+  // at most 64 MiB of partial sums.
+  const target = isCpuAdapter(e.gpu) ? 2048 : 65536;
+  const want = Math.ceil((target * cfg.split) / (invocations * nob));
   const byRows = Math.max(1, Math.floor(rows / 2));
   const byMem = Math.max(1, Math.floor((64 * 1024 * 1024) / 4 / wElems));
   return Math.max(1, Math.min(want, byRows, byMem, MAX_GROUPS));
@@ -452,16 +457,26 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
   const rows = g.n * g.out[0] * g.out[1];
   // Fewer lanes than a workgroup: `sets` copies of the lanes per workgroup, each on its own K chunk.
   const sets = Math.max(1, Math.min(Math.floor(WG / lanes), rows));
-  let groupsY = Math.ceil(wgradChunks(g, cfg, lanes, nob) / sets);
+  // Workgroup size (a multiple of 8) that leaves the fewest surplus invocations.
+  let wg = WG;
+  if (sets > 1) wg = Math.min(WG, Math.ceil((lanes * sets) / 8) * 8);
+  else {
+    let waste = Infinity;
+    for (const c of [64, 56, 48, 40, 32]) {
+      const w = Math.ceil(lanes / c) * c - lanes;
+      if (w < waste) [wg, waste] = [c, w];
+    }
+  }
+  const gx = Math.ceil((lanes * sets) / wg);
+  let groupsY = Math.ceil(wgradChunks(e, g, cfg, gx * wg, nob) / sets);
   const perChunk = Math.ceil(rows / (groupsY * sets));
   groupsY = Math.ceil(rows / (perChunk * sets));
   const chunks = groupsY * sets;
-  const gx = Math.ceil((lanes * sets) / WG);
   if (gx > MAX_GROUPS || nob > MAX_GROUPS) throw new VesselError(`${op}: weight ${fmtShape(wShape)} is too large for one dispatch`);
   const dw = e.empty([...wShape]);
   const part = chunks > 1 ? e.empty([chunks * wElems]) : dw;
   const sgw = cfg.sgw === true && cfg.tm === 8 && sets === 1;
-  const defines = { WG, TM: cfg.tm, TN: cfg.tn, SX: g.s[2], KX: g.k[2], ROW: (cfg.tn - 1) * g.s[2] + g.k[2], ACC: cfg.tm * g.k[2], SGW: sgw };
+  const defines = { WG: wg, TM: cfg.tm, TN: cfg.tn, SX: g.s[2], KX: g.k[2], ROW: (cfg.tn - 1) * g.s[2] + g.k[2], ACC: cfg.tm * g.k[2], SGW: sgw };
   const kern = rt.kernel('conv3d_wgrad', wgradSource, defines);
   const u = params()
     .u32(g.co).u32(g.ci).u32(rows).u32(perChunk)
@@ -537,7 +552,7 @@ export function conv3dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: 
 /** dw for y = conv3d(x, w): dy (N, Cout, …out), x, and w's shape. */
 export function conv3dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv3dOptions = {}): Tensor {
   const g = conv3dGeometry(x.shape, wShape, opts, 'conv3d backward (weight)');
-  const cfg = choose(x.engine, 'conv3d.wgrad', shapeClass(g, 'wgrad'), wgradVariants(x.engine), wgradDefault(g.co)).config;
+  const cfg = choose(x.engine, 'conv3d.wgrad', shapeClass(g, 'wgrad'), wgradVariants(x.engine), wgradDefault(x.engine, g.co)).config;
   return conv3dBackwardWeightWith(dy, x, wShape, opts, cfg);
 }
 
@@ -557,7 +572,7 @@ export async function tuneConv3d(e: Engine, xShape: Shape, wShape: Shape, opts: 
     const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad'), directCandidates(e), directHeuristic(e, g, 'dgrad'), (c) => {
       conv3dBackwardInputWith(dy, w, xShape, opts, c.config);
     });
-    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad'), wgradVariants(e), wgradDefault(g.co), (c) => {
+    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad'), wgradVariants(e), wgradDefault(e, g.co), (c) => {
       conv3dBackwardWeightWith(dy, x, wShape, opts, c.config);
     });
     return { fwd: f.name, dgrad: d.name, wgrad: wg.name };

@@ -21,6 +21,7 @@ import {
   directDefault,
   directVariants,
   triple,
+  wgradDefault,
   wgradVariants,
   type ConvGeometry,
   type Triple,
@@ -130,7 +131,7 @@ export function convTranspose3dBackwardWeight(dy: Tensor, x: Tensor, wShape: Sha
   if (dy.shape.length !== 5 || dy.shape.some((v, i) => v !== g.outShape[i])) {
     throw new VesselError(`${op}: dy ${fmtShape(dy.shape)} does not match the output shape ${fmtShape(g.outShape)} of input ${fmtShape(x.shape)} and weight ${fmtShape(wShape)}`);
   }
-  const cfg = choose(x.engine, 'convT3d.wgrad', cls(g, 'wgrad', x.shape), wgradVariants(x.engine), wShape[0] >= 8 ? 'w8x4' : 'w4x4').config;
+  const cfg = choose(x.engine, 'convT3d.wgrad', cls(g, 'wgrad', x.shape), wgradVariants(x.engine), wgradDefault(x.engine, wShape[0])).config;
   // Adjoint conv: its input is our dy (channels Cout), its output gradient is our x (channels Cin), its weight
   // (Cin, Cout, k…) has exactly our layout.
   return conv3dBackwardWeightWith(x, dy, wShape, { stride: g.s, padding: g.p }, cfg, op);
@@ -155,7 +156,7 @@ export async function tuneConvTranspose3d(e: Engine, xShape: Shape, wShape: Shap
     const d = await tune(e, 'convT3d.dgrad', cls(g, 'dgrad', xShape), directCandidates(e), heuristic(e, g, xShape, 'dgrad'), (c) => {
       conv3dForwardWith(dy, w, null, co, c.config);
     });
-    const wg = await tune(e, 'convT3d.wgrad', cls(g, 'wgrad', xShape), wgradVariants(e), wShape[0] >= 8 ? 'w8x4' : 'w4x4', (c) => {
+    const wg = await tune(e, 'convT3d.wgrad', cls(g, 'wgrad', xShape), wgradVariants(e), wgradDefault(e, wShape[0]), (c) => {
       conv3dBackwardWeightWith(x, dy, wShape, co, c.config);
     });
     return { fwd: f.name, dgrad: d.name, wgrad: wg.name };
