@@ -8,7 +8,6 @@
 // voxels) per pass (a transposed conv counts its input voxels); all three passes do the same arithmetic.
 import type { Engine } from '../src/engine.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { describeAdapter } from '../src/gpu/device.js';
 import { chooseVariant, isCpuAdapter, matmulInto, tuneMatmul } from '../kernels/matmul.js';
 import {
   conv3dBackwardBias,
@@ -27,6 +26,7 @@ import {
 } from '../kernels/convtranspose3d.js';
 import { setTuneMode, tuneMode, tuneRecords } from '../kernels/autotune.js';
 import { tfjsConv3dTimes } from './tfjs-conv.js';
+import { adapterContext, gpuTime, perCpuSecond, type GpuTiming } from './harness.js';
 import type { BenchResult, Suite, SuiteOptions } from './suite.js';
 
 interface ConvCase {
@@ -83,10 +83,8 @@ function shapesOf(c: ConvCase) {
   return { xShape, wShape, yShape, opts, flops };
 }
 
-async function bestMs(e: Engine, reps: number, fn: () => void): Promise<number> {
-  let best = Infinity;
-  for (let r = 0; r < reps; r++) best = Math.min(best, await e.rt.time(() => e.scope(fn)));
-  return best;
+async function timeIt(e: Engine, reps: number, fn: () => void): Promise<GpuTiming> {
+  return gpuTime(e, () => e.scope(fn), { warmup: 1, samples: reps });
 }
 
 async function wallMs(e: Engine, reps: number, fn: () => void): Promise<number> {
@@ -138,8 +136,7 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
     const cpu = isCpuAdapter(e.gpu);
     const size = opts.size ?? (quick ? 8 : cpu ? 24 : 128);
     const reps = quick ? 1 : 3;
-    const adapter = describeAdapter(e.gpu.info);
-    const ctx = { adapter, quick };
+    const ctx = { ...adapterContext(e), quick };
 
     // 1. The ceiling: the engine's own f32 matmul, tuned, on the same adapter in the same run.
     const m = quick ? 128 : cpu ? 512 : 4096;
@@ -147,10 +144,22 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
     const a = e.full([m, m], 0.5);
     const b = e.full([m, m], 0.25);
     const c = e.empty([m, m]);
-    const mmMs = await bestMs(e, reps, () => matmulInto(c, a, b, { variant: tm.best }));
+    const mmT = await timeIt(e, reps, () => matmulInto(c, a, b, { variant: tm.best }));
     [a, b, c].forEach((t) => t.dispose());
-    const ceiling = gflops(2 * m ** 3, mmMs);
-    yield { bench: 'conv.matmul_ceiling', value: round(ceiling), unit: 'GFLOP/s', shape: `${m}x${m}x${m}`, variant: tm.best, ms: round(mmMs), ...ctx };
+    const ceiling = gflops(2 * m ** 3, mmT.medianMs);
+    // GFLOP per CPU-second (software adapters only): the work, whatever share of the cores this process got.
+    const ceilingCpu = perCpuSecond(e, (2 * m ** 3) / 1e9, mmT);
+    yield {
+      bench: 'conv.matmul_ceiling',
+      value: round(ceiling),
+      unit: 'GFLOP/s',
+      shape: `${m}x${m}x${m}`,
+      variant: tm.best,
+      ms: round(mmT.medianMs),
+      timing: mmT.method,
+      ...(ceilingCpu ? { gflop_per_cpu_second: ceilingCpu } : {}),
+      ...ctx,
+    };
 
     // 2. The DynUNet shapes (channels ÷4 in quick mode), plus the tfjs comparison shape.
     const tfD = quick ? 8 : 24;
@@ -160,6 +169,7 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
       { name: `tfjs_shape.${tfD}c${tfC}`, kind: 'conv', n: 1, cin: tfC, cout: tfC, d: tfD, k: 3, stride: 1, padding: 1 },
     ];
     const ours: Record<string, number> = {};
+    const oursCpu: Record<string, number> = {};
     for (const cs of cases) {
       const { xShape, wShape, yShape, opts: co, flops } = shapesOf(cs);
       const winners = cs.kind === 'conv' ? await tuneConv3d(e, xShape, wShape, co) : await tuneConvTranspose3d(e, xShape, wShape, co);
@@ -179,15 +189,17 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
               wgrad: () => void convTranspose3dBackwardWeight(dy, x, wShape, co),
             };
       for (const pass of ['fwd', 'dgrad', 'wgrad'] as const) {
-        e.scope(passes[pass]); // warm-up
-        const ms = await bestMs(e, reps, passes[pass]);
-        const g = gflops(flops, ms);
+        const t = await timeIt(e, reps, passes[pass]);
+        const g = gflops(flops, t.medianMs);
+        const gCpu = perCpuSecond(e, flops / 1e9, t);
         yield {
           bench: `conv.${pass}.${cs.name}`,
           value: round(g),
           unit: 'GFLOP/s',
           fraction_of_matmul: round(g / ceiling),
-          ms: round(ms),
+          ...(gCpu && ceilingCpu ? { gflop_per_cpu_second: gCpu, fraction_of_matmul_cpu: round(gCpu / ceilingCpu) } : {}),
+          ms: round(t.medianMs),
+          timing: t.method,
           x: xShape,
           w: wShape,
           stride: cs.stride,
@@ -195,7 +207,10 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
           variant: winners[pass],
           ...ctx,
         };
-        if (cs.name.startsWith('tfjs_shape')) ours[pass] = await wallMs(e, reps, passes[pass]);
+        if (cs.name.startsWith('tfjs_shape')) {
+          ours[pass] = await wallMs(e, reps, passes[pass]);
+          if (t.cpuMsPerCall) oursCpu[pass] = t.cpuMsPerCall;
+        }
       }
       [x, w, dy].forEach((t) => t.dispose());
     }
@@ -205,14 +220,29 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
     try {
       const t = await tfjsConv3dTimes(e.gpu.gpu, tfD, tfC, tfC, reps);
       const flops = 2 * tfD ** 3 * tfC * tfC * 27;
+      const soft = e.gpu.info.isFallbackAdapter || e.gpu.info.architecture === 'software';
       for (const pass of ['fwd', 'dgrad', 'wgrad'] as const) {
-        yield { bench: `tfjs.conv3d.${pass}`, value: round(gflops(flops, t[pass])), unit: 'GFLOP/s', ms: round(t[pass]), shape: `1x${tfD}^3x${tfC}->${tfC}`, tfjs: t.version, ...ctx };
+        const cpuMs = t.cpuMs[pass];
+        yield {
+          bench: `tfjs.conv3d.${pass}`,
+          value: round(gflops(flops, t[pass])),
+          unit: 'GFLOP/s',
+          ms: round(t[pass]),
+          timing: 'wall-with-scalar-readback',
+          ...(soft && cpuMs > 0 ? { gflop_per_cpu_second: round(flops / 1e9 / (cpuMs / 1000)) } : {}),
+          shape: `1x${tfD}^3x${tfC}->${tfC}`,
+          tfjs: t.version,
+          ...ctx,
+        };
+        // Wall time (both sides to GPU completion) and, on software adapters, process CPU time per call (the
+        // shaders run on this process's threads, so it measures the work even when other jobs share the cores).
         yield {
           bench: `conv.speedup_vs_tfjs.${pass}`,
-          value: round(t[pass] / ours[pass], 2),
+          value: round(t[pass] / ours[pass], 3),
           unit: 'x',
           ours_ms: round(ours[pass]),
           tfjs_ms: round(t[pass]),
+          ...(soft && oursCpu[pass] && cpuMs > 0 ? { speedup_cpu_time: round(cpuMs / oursCpu[pass], 3), ours_cpu_ms: round(oursCpu[pass]), tfjs_cpu_ms: round(cpuMs) } : {}),
           shape: `1x${tfD}^3x${tfC}->${tfC}`,
           ...ctx,
         };
