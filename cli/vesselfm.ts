@@ -4,6 +4,7 @@ import { registerInfo } from './info.js';
 import { registerConvert } from './convert.js';
 import { registerEval } from './eval.js';
 import { registerBench } from './bench.js';
+import { registerSegment } from './segment.js';
 import { runMain } from './common.js';
 
 const program = new Command();
@@ -13,5 +14,6 @@ registerInfo(program);
 registerConvert(program);
 registerEval(program);
 registerBench(program);
+registerSegment(program);
 
 await runMain(program);

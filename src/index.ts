@@ -20,3 +20,7 @@ export * as autograd from './autograd/index.js';
 export * as ops from './ops/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './nn/optim/index.js';
+// The segmenter: one call from a volume and weights to a mask with the input's geometry (CLI and browser alike).
+export { segment, buildSegmenter } from './segment.js';
+export type { SegmentCallOptions, SegmentResult, SegmentStats, StateDictInput } from './segment.js';
+export type { SegmentOptions } from './eval/inference.js';

@@ -7,3 +7,6 @@ export async function createEngine(opts: NodeGpuOptions = {}): Promise<Engine> {
 }
 
 export * from './index.js';
+// Node's segment() also takes file paths (input image, checkpoint); it replaces the Volume-only one re-exported above.
+export { segment, loadSegmenter } from './segment-node.js';
+export type { SegmentFileOptions } from './segment-node.js';
