@@ -144,7 +144,6 @@ function run(spec: Spec, operands: Tensor[], out?: Tensor): Tensor {
 
   const modes: Mode[] = operands.map((t) => (t.size === 1 ? 'scalar' : t.size === n ? 'same' : 'bcast'));
   const anyBc = modes.includes('bcast');
-  const vec = !anyBc && n % 4 === 0;
   if (anyBc && n > 0xffffffff) {
     throw new VesselError(`${spec.op}: broadcasting into ${fmtShape(outShape)} needs more than 2^32 elements`);
   }
@@ -159,6 +158,13 @@ function run(spec: Spec, operands: Tensor[], out?: Tensor): Tensor {
     );
   }
   const r = geo.dims.length;
+  // Vector path: 4 outputs per invocation. With broadcasting, 4 consecutive outputs must stay in one innermost
+  // row, and each broadcast operand must read that row contiguously (stride 1) or not at all (stride 0).
+  const inner = r - 1;
+  const vec =
+    n % 4 === 0 &&
+    (!anyBc || (geo.dims[inner] % 4 === 0 && operands.every((_, i) => modes[i] !== 'bcast' || geo.strides[i][inner] <= 1)));
+  const vecOperand = (i: number) => vec && (modes[i] === 'same' || (modes[i] === 'bcast' && geo.strides[i][inner] === 1));
   const pad = (v: number[], fill: number) => [...Array(MAX_RANK - v.length).fill(fill), ...v];
   const dims = pad(geo.dims, 1);
   const strides = geo.strides.map((s) => pad(s, 0));
@@ -184,7 +190,7 @@ function run(spec: Spec, operands: Tensor[], out?: Tensor): Tensor {
   ['A', 'B', 'C'].forEach((X, i) => {
     const t = operands[i];
     const d: DType = t?.dtype ?? 'f32';
-    defines[`${X}_VEC`] = !!t && vec && modes[i] === 'same';
+    defines[`${X}_VEC`] = !!t && vecOperand(i);
     defines[`${X}_SC`] = !!t && modes[i] === 'scalar';
     defines[`${X}_BC`] = !!t && modes[i] === 'bcast';
     defines[`${X}_F16`] = d === 'f16';

@@ -2,10 +2,11 @@
 // An invocation writes whole u32 words: four elements on the vector path, otherwise one 32-bit element, two f16
 // or four u8 — so no two invocations ever share an output word.
 //
-// Operand modes (per operand): VEC (same shape as the output, loaded four at a time: vec4 for 32-bit types,
-// two words for f16, one word for u8), SAME (same shape, scalar loads), SCALAR (one element), BC (broadcast:
-// index from the output coordinates and the operand's strides, 0 along broadcast dimensions). VEC is used when
-// every non-scalar operand has the output's shape and the element count is a multiple of 4.
+// Operand modes (per operand): SAME (same shape as the output), SCALAR (one element), BC (broadcast: index from
+// the output coordinates and the operand's strides, 0 along broadcast dimensions). X_VEC marks an operand read
+// four at a time (vec4 for 32-bit types, two words for f16, one word for u8). The VEC path (four outputs per
+// invocation) is used when the count is a multiple of 4 and, with broadcasting, the innermost merged dimension
+// is a multiple of 4 and every broadcast operand walks it with stride 0 (splat) or 1 (vector load).
 //
 // Defines: WG; ARITY2/ARITY3; F16 (enable f16); for X in A, B, C: X_VEC, X_SC, X_BC, X_F16, X_U8, X_ST (storage
 // element type), X_CT (compute type); OUT_F16, OUT_U8, OUT_ST, OUT_CT, OUT_BINDING; VEC; BC (any operand
@@ -48,7 +49,7 @@ fn load_a(i: u32) -> ${A_CT} {
   return A[i];
 #endif
 }
-fn load4_a(i0: u32) -> vec4<${A_CT}> { return vec4<${A_CT}>(load_a(0u)); }
+fn load4_a(i: u32) -> vec4<${A_CT}> { return vec4<${A_CT}>(load_a(i)); }
 #endif
 
 // ---- operand b ----
@@ -75,7 +76,7 @@ fn load_b(i: u32) -> ${B_CT} {
   return B[i];
 #endif
 }
-fn load4_b(i0: u32) -> vec4<${B_CT}> { return vec4<${B_CT}>(load_b(0u)); }
+fn load4_b(i: u32) -> vec4<${B_CT}> { return vec4<${B_CT}>(load_b(i)); }
 #endif
 #endif
 
@@ -103,7 +104,7 @@ fn load_c(i: u32) -> ${C_CT} {
   return C[i];
 #endif
 }
-fn load4_c(i0: u32) -> vec4<${C_CT}> { return vec4<${C_CT}>(load_c(0u)); }
+fn load4_c(i: u32) -> vec4<${C_CT}> { return vec4<${C_CT}>(load_c(i)); }
 #endif
 #endif
 
@@ -246,15 +247,38 @@ fn element(i: u32) -> ${OUT_CT} {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let t = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
 #if ${VEC}
-  // Four elements per invocation, whole vectors / words in and out.
+  // Four elements per invocation, whole vectors / words in and out. With broadcasting, the four share every
+  // coordinate but the innermost (its extent is a multiple of 4), so the operand indices are computed once.
   let i0 = t * 4u;
   if (i0 >= p.n) { return; }
+  var bi = vec3<u32>(0u);
+#if ${BC}
+  bi = bcast_index(p.base + i0);
+#endif
+#if ${A_BC}
+  let va = load4_a(bi.x);
+#elif ${A_SC}
+  let va = load4_a(0u);
+#else
   let va = load4_a(i0);
+#endif
 #if ${ARITY2}
+#if ${B_BC}
+  let vb = load4_b(bi.y);
+#elif ${B_SC}
+  let vb = load4_b(0u);
+#else
   let vb = load4_b(i0);
 #endif
+#endif
 #if ${ARITY3}
+#if ${C_BC}
+  let vc = load4_c(bi.z);
+#elif ${C_SC}
+  let vc = load4_c(0u);
+#else
   let vc = load4_c(i0);
+#endif
   let r = vec4<${OUT_CT}>(op(va.x, vb.x, vc.x), op(va.y, vb.y, vc.y), op(va.z, vb.z, vc.z), op(va.w, vb.w, vc.w));
 #elif ${ARITY2}
   let r = vec4<${OUT_CT}>(op(va.x, vb.x), op(va.y, vb.y), op(va.z, vb.z), op(va.w, vb.w));

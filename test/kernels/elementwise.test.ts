@@ -92,6 +92,8 @@ const SHAPE_CASES: [Shape, Shape][] = [
   [[2, 3, 1, 5], [1]], // one-element operand of rank 1
   [[2, 3, 2, 3, 2, 3], [1, 3, 1, 3, 1, 3]], // rank 6, alternating broadcast dims
   [[7, 1, 1], [1, 3, 5]],
+  [[3, 8], [8]], // vector path with a broadcast row (stride-1 vector loads)
+  [[6, 1], [6, 4]], // vector path with a broadcast column (splat)
 ];
 
 function close(dtype: DType, got: ArrayLike<number>, ref: ArrayLike<number>, what: string): void {
@@ -155,7 +157,7 @@ describe('elementwise binary', () => {
     for (const op of COMPARE_OPS) {
       for (const dtype of dtypes) {
         const layouts: [Shape, Shape][] = [[[4, 8], [4, 8]]];
-        if (op === 'gt' || op === 'eq') layouts.push([[3, 5, 7], [3, 5, 7]], [[3, 1, 7], [5, 1]]);
+        if (op === 'gt' || op === 'eq') layouts.push([[3, 5, 7], [3, 5, 7]], [[3, 1, 7], [5, 1]], [[2, 4, 8], [4, 1]], [[5, 12], [12]]);
         for (const [sa, sb] of layouts) {
           // Coarse values so that equality actually happens.
           const av = values(sizeOf(sa), seed++, dtype).map((v) => Math.round(v / 2));
