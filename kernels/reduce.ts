@@ -4,8 +4,9 @@
 // (size-1 axes ignored), otherwise after a transpose that moves them last. Long reductions run in passes:
 // each pass cuts the reduce axis into segments (4096 elements per workgroup tree, or 256 per invocation for
 // strided inner layouts) and writes one partial state per segment; the next pass reduces those partials, so a
-// sum of 2^24 elements is a tree of depth ~log2(n), not a serial loop. Accumulation is f32 (f16 inputs widen);
-// variance uses Welford/Chan merges. Inputs larger than maxStorageBufferBindingSize are bound piecewise: each
+// sum of 2^24 elements is a tree of depth ~log2(n), not a serial loop. Accumulation is f32 (f16 and u8 inputs
+// are widened as they are read); variance uses Welford/Chan merges. Results: f32 (f16 for f16 inputs, rounded
+// once at the end), i32 indices for argmax/argmin. The transpose for non-adjacent axes costs one extra copy. Inputs larger than maxStorageBufferBindingSize are bound piecewise: each
 // dispatch covers whole segments and binds from an aligned element offset below its first one.
 import source from '../shaders/reduce.wgsl';
 import { VesselError } from '../src/gpu/errors.js';
