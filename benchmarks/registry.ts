@@ -4,8 +4,9 @@ import { drandSuite } from './drand.js';
 import { convSuite } from './conv.js';
 import { coreSuite } from './core.js';
 import { opsSuite } from './ops.js';
+import { segmenterSuite } from './segmenter.js';
 
-export const suites: Suite[] = [coreSuite, drandSuite, convSuite, opsSuite];
+export const suites: Suite[] = [coreSuite, drandSuite, convSuite, opsSuite, segmenterSuite];
 
 export function findSuite(name: string): Suite | undefined {
   return suites.find((s) => s.name === name);
