@@ -1,6 +1,7 @@
 // Voxel-wise intensity kernels of domain randomisation (shaders/drand_pointwise.wgsl). Each returns a new tensor of
 // the input's shape; the parameters apply to every [D, H, W] volume of a [..., D, H, W] tensor.
 import source from '../../shaders/drand_pointwise.wgsl';
+import pointsSource from '../../shaders/drand_points.wgsl';
 import { PHILOX_WGSL, seedKey } from '../random.js';
 import { VesselError } from '../../src/gpu/errors.js';
 import { params, type Kernel } from '../../src/runtime/runtime.js';
@@ -10,6 +11,8 @@ import { grid1D } from '../util.js';
 import { checkFinite, volumeDims } from './common.js';
 
 const WG = 256;
+/** Histogram control points passed through the uniform block (more are uploaded). */
+const MAX_UNIFORM_POINTS = 32;
 
 type Op = 'BIAS' | 'GAUSS' | 'RICIAN' | 'CONTRAST' | 'HIST' | 'CLAMP' | 'COMBINE';
 const OPS: Op[] = ['BIAS', 'GAUSS', 'RICIAN', 'CONTRAST', 'HIST', 'CLAMP', 'COMBINE'];
@@ -84,12 +87,22 @@ export function histogramShiftKernel(x: Tensor, st: Tensor, floating: readonly n
   if (n < 2) throw new VesselError(`histogramShift: at least 2 control points needed, got ${n}`);
   checkFinite('histogramShift', { floating });
   checkStats(st, 'histogramShift');
-  const pts = new Float32Array(2 * n);
-  for (let i = 0; i < n; i++) {
-    pts[2 * i] = i / (n - 1);
-    pts[2 * i + 1] = floating[i];
+  const e = x.engine;
+  let pt: Tensor;
+  if (n <= MAX_UNIFORM_POINTS) {
+    // Written by a one-thread kernel from the uniform block: no upload, so the recorded work is not flushed.
+    pt = e.empty([n, 2]);
+    const u = params().u32(n);
+    for (let i = 0; i < MAX_UNIFORM_POINTS; i++) u.f32(floating[i] ?? 0);
+    e.rt.dispatch(e.rt.kernel('drand_points', pointsSource), [pt.binding()], u, [1, 1, 1]);
+  } else {
+    const pts = new Float32Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      pts[2 * i] = i / (n - 1);
+      pts[2 * i + 1] = floating[i];
+    }
+    pt = e.tensor(pts, [n, 2]);
   }
-  const pt = x.engine.tensor(pts, [n, 2]);
   const out = run(x, 'HIST', 'histogramShift', [st, pt], (u) => u.f32(0).f32(0), [0, 0], 0, n);
   pt.dispose();
   return out;

@@ -276,6 +276,10 @@ describe('intensity chain kernels', () => {
     for (let i = 1; i < hp.floating.length; i++) expect(hp.floating[i]).toBeGreaterThanOrEqual(hp.floating[i - 1]);
     const hs = await run(e, x, DIMS, (t) => histogramShift(t, hp));
     expect(relErr(hs, histShiftRef(Float32Array.from(x), hp.floating))).toBeLessThan(1e-5);
+    // More control points than the uniform block carries (32): uploaded instead.
+    const many = { floating: Array.from({ length: 40 }, (_, i) => (i / 39) ** 1.7) };
+    const hm = await run(e, x, DIMS, (t) => histogramShift(t, many));
+    expect(relErr(hm, histShiftRef(Float32Array.from(x), many.floating))).toBeLessThan(1e-5);
     const k = await run(e, new Float64Array(N).fill(0.25), DIMS, (t) => histogramShift(t, hp));
     expect(k.every((v) => v === 0.25)).toBe(true);
     const cl = await run(e, x, DIMS, (t) => clampVolume(t));
@@ -335,7 +339,14 @@ describe('intensity chain kernels', () => {
     const b = await run(e, x, dims, (t) => applyIntensity(t, sampleIntensityAll(new ParamRng(77), dims)));
     expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
     const live = e.liveTensors;
-    const c = await run(e, x, dims, (t) => applyIntensity(t, sampleIntensityAll(new ParamRng(78), dims)));
+    // The whole chain is recorded without a submit: nothing is uploaded or read back on the way.
+    const c = await run(e, x, dims, (t) => {
+      const p78 = sampleIntensityAll(new ParamRng(78), dims);
+      const submits = e.rt.stats.submits;
+      const y = applyIntensity(t, p78);
+      expect(e.rt.stats.submits).toBe(submits);
+      return y;
+    });
     expect(relErr(c, a)).toBeGreaterThan(1e-3);
     expect(e.liveTensors).toBe(live);
   });
