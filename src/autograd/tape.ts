@@ -87,6 +87,20 @@ export function noGrad<T>(fn: () => T): T {
   return withGradMode(false, fn, 'noGrad');
 }
 
+/**
+ * Async form of noGrad for inference loops that await (readbacks, file I/O). Recording stays off until the promise
+ * settles, for all code that runs meanwhile: do not interleave it with training work.
+ */
+export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return await fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
 /** Run `fn` with gradient recording on (inside a noGrad scope, e.g. for checkpoint recomputation). */
 export function enableGrad<T>(fn: () => T): T {
   return withGradMode(true, fn, 'enableGrad');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backward, checkpoint, noGrad, zeroGrad, assertFinite } from '../../src/autograd/index.js';
+import { backward, checkpoint, noGrad, noGradAsync, isGradEnabled, zeroGrad, assertFinite } from '../../src/autograd/index.js';
 import { leakyRelu, sigmoid, silu } from '../../src/ops/activation.js';
 import { groupNorm } from '../../src/ops/norm.js';
 import { getEngine, randArray, relErr } from '../helpers.js';
@@ -47,9 +47,18 @@ describe('autograd tape', () => {
       expect(z.requiresGrad).toBe(false);
       expect(z.node).toBeNull();
     });
+    const z = await noGradAsync(async () => {
+      await e.sync();
+      expect(isGradEnabled()).toBe(false);
+      return silu(x);
+    });
+    expect(z.requiresGrad).toBe(false);
+    expect(isGradEnabled()).toBe(true);
+    expect(() => noGrad(() => Promise.resolve(1))).toThrow(/must be synchronous/);
     x.dispose();
     y.dispose();
     c.dispose();
+    z.dispose();
   });
 
   it('releases saved tensors and intermediate gradients during backward', async () => {
