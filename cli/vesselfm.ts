@@ -4,6 +4,7 @@ import { registerInfo } from './info.js';
 import { registerConvert } from './convert.js';
 import { registerEval } from './eval.js';
 import { registerBench } from './bench.js';
+import { registerTrain } from './train.js';
 import { registerSegment } from './segment.js';
 import { runMain } from './common.js';
 
@@ -14,6 +15,7 @@ registerInfo(program);
 registerConvert(program);
 registerEval(program);
 registerBench(program);
+registerTrain(program);
 registerSegment(program);
 
 await runMain(program);
