@@ -10,7 +10,7 @@
 import source from '../shaders/elementwise.wgsl';
 import { VesselError } from '../src/gpu/errors.js';
 import { fmtBytes } from '../src/runtime/pool.js';
-import { params, type Binding, type Runtime } from '../src/runtime/runtime.js';
+import { params, type Binding, type Kernel, type Runtime } from '../src/runtime/runtime.js';
 import { bytesPer, isFloat, storageBytes, type DType } from '../src/tensor/dtype.js';
 import { f32ToF16Bits } from '../src/tensor/f16.js';
 import { broadcastShapes, fmtShape, sameShape, stridesOf, type Shape } from '../src/tensor/shape.js';
@@ -113,6 +113,49 @@ function wholeBinding(op: string, t: Tensor, what: string): Binding {
   return t.binding();
 }
 
+function elementwiseDefines(
+  spec: Spec,
+  operands: Tensor[],
+  modes: Mode[],
+  vec: boolean,
+  anyBc: boolean,
+  r: number,
+  vecOperand: (i: number) => boolean,
+): Record<string, string | number | boolean> {
+  const defines: Record<string, string | number | boolean> = {
+    WG,
+    ARITY2: operands.length >= 2,
+    ARITY3: operands.length >= 3,
+    F16: operands.some((t) => t.dtype === 'f16') || spec.outDtype === 'f16',
+    VEC: vec,
+    BC: anyBc,
+    FLOAT: spec.ft !== undefined,
+    FT: spec.ft ?? 'f32',
+    FT_F16: spec.ft === 'f16',
+    EXPR: spec.expr,
+    OUT_F16: spec.outDtype === 'f16',
+    OUT_U8: spec.outDtype === 'u8',
+    OUT_ST: storageType(spec.outDtype),
+    OUT_CT: computeType(spec.outDtype),
+    OUT_BINDING: operands.length + 1,
+  };
+  for (let k = 0; k < MAX_RANK; k++) defines[`D${k}`] = anyBc && k >= MAX_RANK - r;
+  ['A', 'B', 'C'].forEach((X, i) => {
+    const t = operands[i];
+    const d: DType = t?.dtype ?? 'f32';
+    defines[`${X}_VEC`] = !!t && vecOperand(i);
+    defines[`${X}_SC`] = !!t && modes[i] === 'scalar';
+    defines[`${X}_BC`] = !!t && modes[i] === 'bcast';
+    defines[`${X}_F16`] = d === 'f16';
+    defines[`${X}_U8`] = d === 'u8';
+    defines[`${X}_ST`] = storageType(d);
+    defines[`${X}_CT`] = computeType(d);
+  });
+  return defines;
+}
+
+const kernelCache = new WeakMap<Runtime, Map<string, Kernel>>();
+
 /** Run one elementwise op over `operands` (1–3) into a new tensor of the broadcast shape, or into `out`. */
 function run(spec: Spec, operands: Tensor[], out?: Tensor): Tensor {
   const engine = operands[0].engine;
@@ -169,36 +212,18 @@ function run(spec: Spec, operands: Tensor[], out?: Tensor): Tensor {
   const dims = pad(geo.dims, 1);
   const strides = geo.strides.map((s) => pad(s, 0));
 
-  const defines: Record<string, string | number | boolean> = {
-    WG,
-    ARITY2: operands.length >= 2,
-    ARITY3: operands.length >= 3,
-    F16: operands.some((t) => t.dtype === 'f16') || spec.outDtype === 'f16',
-    VEC: vec,
-    BC: anyBc,
-    FLOAT: spec.ft !== undefined,
-    FT: spec.ft ?? 'f32',
-    FT_F16: spec.ft === 'f16',
-    EXPR: spec.expr,
-    OUT_F16: spec.outDtype === 'f16',
-    OUT_U8: spec.outDtype === 'u8',
-    OUT_ST: storageType(spec.outDtype),
-    OUT_CT: computeType(spec.outDtype),
-    OUT_BINDING: operands.length + 1,
-  };
-  for (let k = 0; k < MAX_RANK; k++) defines[`D${k}`] = anyBc && k >= MAX_RANK - r;
-  ['A', 'B', 'C'].forEach((X, i) => {
-    const t = operands[i];
-    const d: DType = t?.dtype ?? 'f32';
-    defines[`${X}_VEC`] = !!t && vecOperand(i);
-    defines[`${X}_SC`] = !!t && modes[i] === 'scalar';
-    defines[`${X}_BC`] = !!t && modes[i] === 'bcast';
-    defines[`${X}_F16`] = d === 'f16';
-    defines[`${X}_U8`] = d === 'u8';
-    defines[`${X}_ST`] = storageType(d);
-    defines[`${X}_CT`] = computeType(d);
-  });
-  const kernel = rt.kernel('elementwise', source, defines);
+  // Kernels are looked up by a compact key first: building the define set and its variant key costs more than
+  // the rest of recording an op.
+  const key =
+    `${spec.expr}|${spec.ft ?? ''}|${spec.outDtype}|${vec ? 1 : 0}|${anyBc ? r : 0}|` +
+    operands.map((t, i) => `${t.dtype}:${modes[i]}${vecOperand(i) ? ':v' : ''}`).join(',');
+  let cache = kernelCache.get(rt);
+  if (!cache) kernelCache.set(rt, (cache = new Map()));
+  let kernel = cache.get(key);
+  if (!kernel) {
+    kernel = rt.kernel('elementwise', source, elementwiseDefines(spec, operands, modes, vec, anyBc, r, vecOperand));
+    cache.set(key, kernel);
+  }
 
   const chunked = [out, ...operands.filter((_, i) => modes[i] === 'same')];
   const per = chunkElements(rt, chunked.map((t) => bytesPer(t.dtype)));
