@@ -186,7 +186,9 @@ async function* run(e: Engine, opts: SuiteOptions): AsyncGenerator<BenchResult> 
 
     // ---- inference ----
     net.eval();
-    const B = set.inferBatch;
+    // One batch's largest activation must fit a storage binding (2 GiB − 4 on an H200: 128³ fits 3 windows, not 4).
+    const perSample = Math.max(...layers.map((l) => Math.max(l.cin * l.inSize ** 3, l.cout * l.outSize ** 3))) * 4;
+    const B = Math.max(1, Math.min(set.inferBatch, Math.floor(e.rt.maxBinding / perSample)));
     const x = randomTensor(e, [B, 1, S, S, S], 1);
     const forward = () => noGrad(() => net.forward(x)).dispose();
     const measureInference = async (label: string, tuned: boolean): Promise<BenchResult[]> => {
@@ -194,7 +196,7 @@ async function* run(e: Engine, opts: SuiteOptions): AsyncGenerator<BenchResult> 
       const t = await gpuTime(e, forward, { warmup: 1, samples: set.samples, callsPerSample: 1 });
       const wps = (B * 1000) / t.medianMs;
       const gflops = (B * flops.forwardFlops) / (t.medianMs * 1e6);
-      const c = { ...ctx, batch: B, kernels: tuned ? 'autotuned' : 'heuristic' };
+      const c = { ...ctx, batch: B, ...(B < set.inferBatch ? { batch_asked: set.inferBatch, batch_capped_by: `storage binding limit ${fmtBytes(e.rt.maxBinding)}` } : {}), kernels: tuned ? 'autotuned' : 'heuristic' };
       return [
         result(`segmenter_inference${label}`, wps, 'windows/s', {
           ...c,
@@ -222,7 +224,7 @@ async function* run(e: Engine, opts: SuiteOptions): AsyncGenerator<BenchResult> 
         for (const r of await measureInference('_heuristic', false)) yield r;
         setTuneMode('tune');
         await tuneNetwork(e, layers, B);
-        await tuneNetwork(e, layers, set.trainBatch);
+        await tuneNetwork(e, layers, Math.max(1, Math.min(set.trainBatch, Math.floor(e.rt.maxBinding / perSample))));
       } else setTuneMode('heuristic');
       for (const r of await measureInference('', set.tune)) yield r;
       const y = noGrad(() => net.forward(x));
@@ -235,7 +237,7 @@ async function* run(e: Engine, opts: SuiteOptions): AsyncGenerator<BenchResult> 
 
     // ---- training step ----
     net.train();
-    const TB = set.trainBatch;
+    const TB = Math.max(1, Math.min(set.trainBatch, Math.floor(e.rt.maxBinding / perSample)));
     const xt = randomTensor(e, [TB, 1, S, S, S], 2);
     const target = randomTensor(e, [TB, 1, S, S, S], 3, true);
     const opt = new AdamW(net.parameters(), { lr: 1e-4, weightDecay: 1e-2 });

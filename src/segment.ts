@@ -33,6 +33,7 @@ export interface SegmentStats {
   mode: 'gpu' | 'stream';
   patch: [number, number, number];
   overlap: number;
+  /** Windows per forward pass (the requested batch, capped so one batch's activations fit a storage binding). */
   batch: number;
   threshold: number;
   tta: boolean;
@@ -152,7 +153,7 @@ export async function segment(engine: Engine, input: Volume, opts: SegmentCallOp
       mode: r.mode,
       patch: patchOf(opts.patch),
       overlap: opts.overlap ?? 0.5,
-      batch: Math.max(1, Math.floor(opts.batch ?? 1)),
+      batch: r.batch,
       threshold: opts.threshold ?? 0.5,
       tta: opts.tta ?? false,
       minSize: opts.minSize ?? 0,

@@ -45,6 +45,8 @@ export interface Segmentation {
   /** Network evaluations (windows × mirrorings). */
   windows: number;
   mode: 'gpu' | 'stream';
+  /** Windows per forward pass, after capping to the storage-binding limit. */
+  batch: number;
   seconds: number;
 }
 
@@ -81,7 +83,10 @@ export async function segmentVolume(net: DynUNet, data: ArrayLike<number>, shape
   if (P.some((p) => p < div || p % div !== 0)) throw new VesselError(`segment: window [${P.join(', ')}] must be a multiple of ${div} on every axis`);
   const overlap = opts.overlap ?? 0.5;
   if (!(overlap >= 0 && overlap < 1)) throw new VesselError(`segment: overlap must be in [0, 1), got ${overlap}`);
-  const batch = Math.max(1, Math.floor(opts.batch ?? 1));
+  // A batch's largest activation (a decoder level's [upsampled, skip] concatenation) must fit one storage binding.
+  const pn3 = P[0] * P[1] * P[2];
+  const perWindow = Math.max(...net.config.filters.map((f, i) => (2 * f * pn3 * 4) / 8 ** i));
+  const batch = Math.max(1, Math.min(Math.floor(opts.batch ?? 1), Math.floor(engine.rt.maxBinding / perWindow)));
   const threshold = opts.threshold ?? 0.5;
   const mirrors = opts.tta ? MIRRORS_ALL : [0];
 
@@ -185,7 +190,7 @@ export async function segmentVolume(net: DynUNet, data: ArrayLike<number>, shape
     }
   }
   if (opts.minSize && opts.minSize > 0) removeSmallObjects(mask, shape, opts.minSize, 26, mask);
-  return { shape, mask, probabilities: probs, windows: items.length, mode, seconds: (performance.now() - t0) / 1000 };
+  return { shape, mask, probabilities: probs, windows: items.length, mode, batch, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** CPU twin of the window kernels: 'crop' copies volume → window slot, 'accumulate' adds window slot → volume. */

@@ -151,6 +151,25 @@ describe('vesselfm segment', () => {
     expect(readdirSync(outDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   }, 300_000);
 
+  it('the library call takes a state dict, caps the batch to what one storage binding holds, and keeps float64 input geometry', async () => {
+    const e = await getEngine();
+    const data = Float64Array.from({ length: 32 * 32 * 40 }, (_, i) => Math.cos(i * 0.37) + (i % 11) / 11);
+    const vol: Volume = { ...makeVolume(data, [32, 32, 40], [0.5, 0.6, 0.7]), origin: [1, 2, 3] };
+    vol.affine = affineFrom(vol.direction, vol.spacing, vol.origin);
+    const w = loadWeights(st);
+    // Canonical keys only (no skip_layers aliases): buildSegmenter fills the aliases in from the module tree.
+    const a = await segment(e, vol, { weights: w.tensors, patch: 32, batch: 100_000, probabilities: true });
+    const perWindow = 2 * 4 * 32 ** 3 * 4; // the [upsampled, skip] concatenation at full resolution, f32
+    expect(a.stats.batch).toBe(Math.min(100_000, Math.floor(e.rt.maxBinding / perWindow)));
+    expect(a.stats.windows).toBe(2);
+    const b = await segment(e, vol, { weights: w.tensors, patch: 32, batch: 1 });
+    expect(Array.from(b.mask.data)).toEqual(Array.from(a.mask.data));
+    expectSameGeometry(a.mask, vol);
+    expectSameGeometry(a.probabilities!, vol);
+    expect(a.probabilities!.dtype).toBe('float32');
+    expect(a.stats.vesselVoxels).toBe(Array.from(a.mask.data).reduce((s, v) => s + v, 0));
+  }, 120_000);
+
   it('bad input fails with one clear line and writes nothing', async () => {
     const cube = join(dir, 'cube.npy');
     writeVolume(cube, makeVolume(Float32Array.from({ length: 32 ** 3 }, (_, i) => Math.sin(i)), [32, 32, 32]));
