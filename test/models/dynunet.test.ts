@@ -71,12 +71,14 @@ describe('DynUNet', () => {
       grads.set(n, (await params.get(n)!.grad!.read()) as Float32Array);
     }
 
-    // Every gradient tensor against PyTorch. Measured here: the output block and the last decoder block's second
-    // conv/norm match to ~1e-7–1e-6; deeper tensors deviate systematically by up to ~3e-3 (input_block.conv3, a
-    // one-input 1×1×1 conv before an instance norm whose true gradient is nearly zero: ~1e-2), while the kernels
-    // involved, checked alone and chained (conv dgrad → LeakyReLU → instance-norm backward) at these exact shapes,
-    // match float64 to < 1e-6, and different conv kernel variants agree with each other to ~2e-6. The whole gradient
-    // vector matches to < 5e-4; the bounds below hold that line until the remaining deviation is explained.
+    // Every gradient tensor against PyTorch. The output block and the last block's second conv/norm match to ~1e-7;
+    // deeper tensors differ by up to ~3e-3 (input_block.conv3, a one-input 1×1×1 conv before an instance norm whose
+    // true gradient is nearly zero, ~1e-2). That gap is not an error of the kernels: LeakyReLU's kink makes the
+    // gradient jump when a pre-activation changes sign, and an f32 forward always has a few of the 2×64³ voxels per
+    // channel within ~1e-7 of zero whose sign PyTorch's float64 forward decides differently — each flip moves the
+    // sums by 0.99 × that voxel's incoming gradient. dynunet-kinks.test.ts proves it on the last decoder block (our
+    // backward equals float64 to 1e-5 from the same inputs; PyTorch differs by exactly one flip). The bounds below
+    // hold the measured level: the whole gradient vector < 5e-4, every tensor < 2e-2.
     const report: [string, number][] = [];
     let num = 0;
     let den = 0;
@@ -107,8 +109,8 @@ describe('DynUNet', () => {
       if (r > worstStep) [worstStep, worstStepName] = [r, n];
     }
     console.log(`after one AdamW step: worst ${worstStepName} ${worstStep.toExponential(2)}`);
-    // AdamW's first step is ≈ lr·sign(g): gradient elements within the deviation above flip sign, so this is bounded
-    // at 2e-3 (measured 1.1e-3) until that deviation is resolved; the issue's target is 1e-4.
+    // AdamW's first step is ≈ lr·sign(g): the few gradient elements that the kink flips above move by 2·lr, so the
+    // step is bounded at 2e-3 (measured 1.1e-3), not at the 1e-4 an f32 forward cannot give here.
     expect(worstStep, `worst parameter after the step: ${worstStepName}`).toBeLessThan(2e-3);
     opt.dispose();
     for (const t of [x, target, logits, loss]) t.dispose();
