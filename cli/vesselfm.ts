@@ -6,6 +6,7 @@ import { registerEval } from './eval.js';
 import { registerBench } from './bench.js';
 import { registerTrain } from './train.js';
 import { registerSegment } from './segment.js';
+import { registerDrand } from './drand.js';
 import { runMain } from './common.js';
 
 const program = new Command();
@@ -17,5 +18,6 @@ registerEval(program);
 registerBench(program);
 registerTrain(program);
 registerSegment(program);
+registerDrand(program);
 
 await runMain(program);
