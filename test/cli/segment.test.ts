@@ -133,7 +133,8 @@ describe('vesselfm segment', () => {
     writeVolume(nii, vol);
     writeVolume(mha, vol);
     const outDir = join(dir, 'out');
-    const rows = await json(nii, mha, '--weights', st, '-o', outDir, '--patch', '32', '--overlap', '0', '--batch', '4');
+    const rows = await json(nii, mha, '--weights', st, '-o', outDir, '--patch', '32', '--overlap', '0', '--batch', '4', '--mode', 'stream');
+    expect(rows.map((r) => r.mode)).toEqual(['stream', 'stream']);
     expect(rows.map((r) => r.output)).toEqual([join(outDir, 'crop_pred.nii.gz'), join(outDir, 'crop2_pred.mha')]);
     expect(rows.map((r) => r.windows)).toEqual([4, 4]);
     const niiIn = readVolume(nii);
@@ -144,10 +145,12 @@ describe('vesselfm segment', () => {
     for (let i = 0; i < 16; i++) expect(Math.abs(a.affine[i] - vol.affine[i])).toBeLessThan(1e-5);
     expectBinary(a);
     expect(Array.from(b.data)).toEqual(Array.from(a.data));
-    // The same NIfTI from the .pt, written beside the input by default.
-    const [k] = await json(nii, '--weights', pt, '--patch', '32', '--overlap', '0');
-    expect(k.output).toBe(join(dir, 'crop_pred.nii.gz'));
-    expect(Array.from(readVolume(k.output).data)).toEqual(Array.from(a.data));
+    // The same NIfTI from the .pt on the GPU path, written beside the input by default, with the summary line.
+    const k = await run('segment', nii, '--weights', pt, '--patch', '32', '--overlap', '0', '--mode', 'gpu');
+    expect(k.errors, k.stderr).toEqual([]);
+    const beside = join(dir, 'crop_pred.nii.gz');
+    expect(k.stdout).toMatch(/^.*crop_pred\.nii\.gz: \[32, 64, 64\] 131,072 voxels, vessel [\d.]+ % \([\d,]+\); 4 windows of 32×32×32 in [\d.]+ s \([\d.]+ windows\/s, gpu\)\n$/);
+    expect(Array.from(readVolume(beside).data)).toEqual(Array.from(a.data));
     expect(readdirSync(outDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   }, 300_000);
 
@@ -204,7 +207,9 @@ describe('vesselfm segment', () => {
       [[cube, '--weights', badShape, '--patch', '32', '-o', missingOut], /downsamples\.0\.conv2\.conv\.weight has shape \[8, 8, 1, 3, 9\] in the state dict but \[8, 8, 3, 3, 3\] in the model/],
       [[cube, nan, '--weights', pt, '-o', junk], /junk\.nii: with several inputs this must be a folder/],
     ];
-    const results = await Promise.all(cases.map(([args]) => run('segment', ...args)));
+    // One at a time: bin/vesselfm.mjs rebuilds the bundle when a source is newer, and parallel rebuilds race.
+    const results: Run[] = [];
+    for (const [args] of cases) results.push(await run('segment', ...args));
     results.forEach((r, i) => {
       const [args, want] = cases[i];
       expect(r.code, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(1);
