@@ -13,8 +13,10 @@ export function checkpoint<T extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]
   const engine = inputs[0].engine;
   if (!isGradEnabled()) return fn(...inputs);
   // Intermediates of the block die with this scope; only its outputs survive.
-  const out = engine.scope(() => noGrad(() => fn(...inputs)));
-  const outs: Tensor[] = Array.isArray(out) ? out : [out as Tensor];
+  const raw = engine.scope(() => noGrad(() => fn(...inputs)));
+  // An output that is one of the inputs (a pass-through) becomes a view, so the input keeps its own history.
+  const outs: Tensor[] = (Array.isArray(raw) ? raw : [raw as Tensor]).map((o) => (inputs.includes(o) ? o.reshape(o.shape) : o));
+  const out = (Array.isArray(raw) ? outs : outs[0]) as T;
   const saved = inputs.map(save);
   // Parameters used inside fn are invisible here, so the node is recorded even when no input requires grad.
   record(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backward, checkpoint, noGrad, noGradAsync, isGradEnabled, zeroGrad, assertFinite } from '../../src/autograd/index.js';
+import { backward, runBackward, checkpoint, noGrad, noGradAsync, isGradEnabled, zeroGrad, assertFinite } from '../../src/autograd/index.js';
 import { leakyRelu, sigmoid, silu } from '../../src/ops/activation.js';
 import { groupNorm } from '../../src/ops/norm.js';
 import { getEngine, randArray, relErr } from '../helpers.js';
@@ -126,6 +126,13 @@ describe('autograd tape', () => {
       for (const t of [w, b, x, w.grad!, b.grad!]) t.dispose();
       return r;
     };
+    // a block that passes one input through untouched keeps that input a leaf
+    const a = leaf(e, [1, 2, 3], [3]);
+    const [a2, s2] = checkpoint((t) => [t, silu(t)], [a]);
+    expect(a2).not.toBe(a);
+    expect(a.node).toBeNull();
+    runBackward([a2, s2], [e.ones([3]), e.ones([3])]);
+    expect(relErr(await a.grad!.read(), [1, 2, 3].map((v) => 1 + dsilu(v)))).toBeLessThan(1e-6);
     const [pw, pb] = await run(false);
     const [cw, cb] = await run(true);
     expect(relErr(cw, pw)).toBe(0);
