@@ -34,6 +34,7 @@ export interface SegmentOptions {
   probabilities?: boolean;
   /** 'gpu' keeps the volume on the GPU, 'stream' goes window by window through host memory; 'auto' picks. */
   mode?: 'auto' | 'gpu' | 'stream';
+  /** Called with (0, total) before the first window and after every batch. */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -127,6 +128,7 @@ export async function segmentVolume(net: DynUNet, data: ArrayLike<number>, shape
   const mode = opts.mode === 'gpu' || opts.mode === 'stream' ? opts.mode : fitsGpu ? 'gpu' : 'stream';
   if (mode === 'gpu' && !fitsGpu) throw new VesselError(`segment: a [${V.join(', ')}] volume does not fit one GPU binding; use mode 'stream'`);
 
+  opts.onProgress?.(0, items.length);
   const wasTraining = net.training;
   net.eval();
   const pn = P[0] * P[1] * P[2];

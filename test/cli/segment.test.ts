@@ -165,7 +165,13 @@ describe('vesselfm segment', () => {
     const perWindow = 2 * 4 * 32 ** 3 * 4; // the [upsampled, skip] concatenation at full resolution, f32
     expect(a.stats.batch).toBe(Math.min(100_000, Math.floor(e.rt.maxBinding / perWindow)));
     expect(a.stats.windows).toBe(2);
-    const b = await segment(e, vol, { weights: w.tensors, patch: 32, batch: 1 });
+    const calls: [number, number][] = [];
+    const b = await segment(e, vol, { weights: w.tensors, patch: 32, batch: 1, onProgress: (d, t) => calls.push([d, t]) });
+    expect(calls).toEqual([
+      [0, 2],
+      [1, 2],
+      [2, 2],
+    ]);
     expect(Array.from(b.mask.data)).toEqual(Array.from(a.mask.data));
     expectSameGeometry(a.mask, vol);
     expectSameGeometry(a.probabilities!, vol);
