@@ -70,6 +70,9 @@ function plan(inputs: string[], opts: SegmentCliOptions): Target[] {
     const { stem, ext } = stemAndExt(input);
     const name = `${stem}_${suffix}${format ?? ext}`;
     if (given === undefined) return join(dirname(splitArrayName(input).file), name);
+    if (several && !existsSync(given) && formatOf(splitArrayName(given).file)) {
+      throw new VesselError(`${flag} ${given}: with several inputs this must be a folder, not an image file name`);
+    }
     if (several || isDirTarget(given)) {
       if (existsSync(given) && !statSync(given).isDirectory()) throw new VesselError(`${flag} ${given}: with several inputs this must be a folder, and it is a file`);
       return join(given, name);

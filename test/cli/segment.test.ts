@@ -212,6 +212,7 @@ describe('vesselfm segment', () => {
       [[cube, '--weights', notNet, '--patch', '32', '-o', missingOut], /Not a DynUNet checkpoint: key input_block\.conv1\.conv\.weight is missing/],
       [[cube, '--weights', badShape, '--patch', '32', '-o', missingOut], /downsamples\.0\.conv2\.conv\.weight has shape \[8, 8, 1, 3, 9\] in the state dict but \[8, 8, 3, 3, 3\] in the model/],
       [[cube, nan, '--weights', pt, '-o', junk], /junk\.nii: with several inputs this must be a folder/],
+      [[cube, nan, '--weights', pt, '--prob', join(dir, 'p.nii.gz')], /--prob .*p\.nii\.gz: with several inputs this must be a folder, not an image file name/],
     ];
     // One at a time: bin/vesselfm.mjs rebuilds the bundle when a source is newer, and parallel rebuilds race.
     const results: Run[] = [];
