@@ -98,7 +98,8 @@ export function registerTrain(program: Command): void {
     const previewEvery = o.previewEvery ? int(o.previewEvery, '--preview-every', 1) : undefined;
     const valEvery = o.valEvery ? int(o.valEvery, '--val-every', 1) : undefined;
     if (saveEvery && !o.save && !o.resume) throw new VesselError('--save-every needs --save');
-    const save = o.save ?? (o.resume && saveEvery ? o.resume : undefined);
+    // A resumed run keeps writing to its checkpoint unless told otherwise.
+    const save = o.save ?? o.resume;
 
     // Data (files are read lazily; errors about the layout come now).
     const sources: PairSource[] = [];

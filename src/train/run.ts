@@ -45,7 +45,7 @@ function logLine(path: string | undefined, obj: Record<string, unknown>): void {
 export async function validate(trainer: Trainer, vols: readonly VolumePair[], overlap = 0.5): Promise<number[]> {
   const out: number[] = [];
   for (const v of vols) {
-    const seg = await segmentVolume(trainer.net, v.image, v.shape, { patch: trainer.options.patch, overlap, normalize: false, threshold: 0.5 });
+    const seg = await segmentVolume(trainer.net, v.image, v.shape, { patch: trainer.options.patch, overlap, normalize: false, threshold: 0.5, batch: 4 });
     out.push(dice(seg.mask, v.label));
   }
   return out;

@@ -103,6 +103,32 @@ describe('Trainer', () => {
     expect(lb.map((l) => l.lr)).toEqual(la.map((l) => l.lr));
   }, 120_000);
 
+  it('writes PNG previews and reports validation Dice (sliding windows) to the log', async () => {
+    const e = await getEngine();
+    const vols = tubes();
+    const t = Trainer.start(e, freshDynUNet(e, [4, 8, 8], 3), [PairSource.fromArrays('tubes', vols)], [1], { ...OPTS, patch: [16, 16, 16], batch: 1 });
+    const log = join(dir, 'val.jsonl');
+    const previews = join(dir, 'previews');
+    const seen: number[] = [];
+    const sum = await runTraining(t, { steps: 2, log, previewEvery: 1, previewDir: previews, val: [vols[0]], valEvery: 2, onValidation: (s, _d, m) => seen.push(s, m) });
+    expect(readdirSync(previews).sort()).toEqual(['step_000001.png', 'step_000002.png']);
+    const png = readFileSync(join(previews, 'step_000002.png'));
+    expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+    // four panels of 16 px (image, label, prediction, overlay) side by side with 4 px gaps, 16 px high
+    expect(png.readUInt32BE(16)).toBe(4 * 16 + 3 * 4);
+    expect(png.readUInt32BE(20)).toBe(16);
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => Object.keys(l).includes('val_dice'))).toEqual([false, false, true]);
+    const v = lines[2];
+    expect(v.step).toBe(2);
+    expect(v.val_dice).toBeGreaterThanOrEqual(0);
+    expect(v.val_dice).toBeLessThanOrEqual(1);
+    expect(sum.validation).toEqual([{ step: 2, dice: [v.val_dice], mean: v.val_dice }]);
+    expect(seen).toEqual([2, v.val_dice]);
+    t.dispose();
+    t.net.dispose();
+  }, 60_000);
+
   it('a checkpoint write that fails part-way leaves the previous checkpoint intact and no temporary files', async () => {
     const e = await getEngine();
     const t = Trainer.start(e, freshDynUNet(e, [2, 4, 4], 5), [PairSource.fromArrays('tubes', tubes())], [1], { ...OPTS, batch: 1 });
@@ -152,9 +178,9 @@ describe('Trainer', () => {
   it('a non-finite loss stops training with a message naming the step, and no checkpoint is written', async () => {
     const e = await getEngine();
     const vols = tubes();
-    vols[0].image[5] = Number.NaN;
-    vols[1].image[5] = Number.NaN;
-    const t = Trainer.start(e, freshDynUNet(e, [2, 4, 4], 5), [PairSource.fromArrays('tubes', vols)], [1], { ...OPTS, batch: 2, patch: [16, 20, 20], augment: false });
+    // one NaN voxel in every 8×8×8 patch
+    for (const v of vols) for (let i = 0; i < v.image.length; i += 97) v.image[i] = Number.NaN;
+    const t = Trainer.start(e, freshDynUNet(e, [2, 4, 4], 5), [PairSource.fromArrays('tubes', vols)], [1], { ...OPTS, batch: 1 });
     const ck = join(dir, 'nan.safetensors');
     const log = join(dir, 'nan.jsonl');
     const err = await runTraining(t, { steps: 3, save: ck, log }).catch((x: unknown) => x);
