@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { VesselError } from '../src/gpu/errors.js';
-import { listVolumeFiles, loadPair, pairFiles, PairSource, sampleFolders, type Vec3 } from '../src/data/datasets.js';
+import { excludeClasses, FLOW_HELD_OUT_CLASSES, listVolumeFiles, loadPair, pairFiles, PairSource, sampleFolders, type Vec3 } from '../src/data/datasets.js';
 import { parseMixSpec } from '../src/data/mix.js';
 import { loadWeights } from '../src/io/checkpoint.js';
 import { VESSELFM_FILTERS, type DynUNet } from '../src/models/dynunet.js';
@@ -63,7 +63,7 @@ export function registerTrain(program: Command): void {
     .description('train or fine-tune the DynUNet segmenter (Dice+BCE, AdamW) on image/label volumes or sample folders')
     .option('--images <paths...>', 'image volumes (files or folders; any format vesselfm reads)')
     .option('--labels <paths...>', 'label volumes, paired with --images by name or else by sorted order (> 0 = vessel)')
-    .option('--data <specs...>', 'sample folders <dir>/<i>/img.npy + mask.npy, or a mix: drand=DIR:0.7 flow=DIR:0.1 real=DIR:0.2')
+    .option('--data <specs...>', 'sample folders <dir>/<i>/img.npy + mask.npy, or a mix: drand=DIR:0.7 flow=DIR:0.1 real=DIR:0.2 (weights normalised; a source named flow skips the held-out classes 2, 10, 12, 13 as upstream does)')
     .option('--patch <n>', 'random patch size (one number or z,y,x); volumes smaller than it are zero-padded', '128')
     .option('--batch <n>', 'patches per step', '2')
     .option('--steps <n>', 'train until this many optimiser steps in all (a resumed run counts its earlier steps)', '1000')
@@ -110,7 +110,12 @@ export function registerTrain(program: Command): void {
       weights.push(1);
     } else {
       for (const m of parseMixSpec(o.data!)) {
-        sources.push(PairSource.fromFiles(m.name, sampleFolders(m.dir), { normalize }));
+        let refs = sampleFolders(m.dir);
+        if (m.name === 'flow') {
+          refs = excludeClasses(refs, FLOW_HELD_OUT_CLASSES);
+          if (refs.length === 0) throw new VesselError(`--data flow=${m.dir}: every sample is of a held-out class (${FLOW_HELD_OUT_CLASSES.join(', ')})`);
+        }
+        sources.push(PairSource.fromFiles(m.name, refs, { normalize }));
         weights.push(m.weight);
       }
     }

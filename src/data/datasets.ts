@@ -132,6 +132,21 @@ export function sampleFolders(dir: string): SampleRef[] {
   });
 }
 
+/**
+ * D_flow's held-out classes (spec §1.7: `filter_dataset_IDs: [2, 10, 12, 13]`, the evaluation sets): samples whose
+ * image file name ends in `_<class>` are skipped when a mix source is named `flow`.
+ */
+export const FLOW_HELD_OUT_CLASSES: readonly number[] = [2, 10, 12, 13];
+
+/** Drop samples whose image file name ends in `_<c>` (before the extension) for a class c in `classes`. */
+export function excludeClasses(refs: readonly SampleRef[], classes: readonly number[]): SampleRef[] {
+  const set = new Set(classes);
+  return refs.filter((r) => {
+    const m = /_(\d+)$/.exec(stemOf(r.image));
+    return !(m && set.has(Number(m[1])));
+  });
+}
+
 /** Read one sample from disk: shapes must agree and the image must be finite. */
 export function loadPair(ref: SampleRef, opts: LoadOptions = {}): VolumePair {
   const img = readVolume(ref.image);

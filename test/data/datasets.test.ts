@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listVolumeFiles, loadPair, pairFiles, PairSource, sampleFolders, type VolumePair } from '../../src/data/datasets.js';
+import { excludeClasses, FLOW_HELD_OUT_CLASSES, listVolumeFiles, loadPair, pairFiles, PairSource, sampleFolders, type VolumePair } from '../../src/data/datasets.js';
 import { CounterRng, MixSampler, parseMixSpec, PatchSampler } from '../../src/data/mix.js';
 import { writeNpy } from '../../src/io/npy.js';
 
@@ -60,6 +60,12 @@ describe('data sources', () => {
     ]);
     // a folder that is itself one sample
     expect(sampleFolders(join(b, '1'))).toHaveLength(1);
+  });
+
+  it('skips D_flow samples of the held-out classes (img_<c>.npy with c in 2, 10, 12, 13)', () => {
+    const refs = [1, 2, 3, 10, 12, 13, 21].map((c) => ({ name: String(c), image: `/f/${c}/img_${c}.npy`, label: `/f/${c}/mask_${c}.npy` }));
+    expect(excludeClasses(refs, FLOW_HELD_OUT_CLASSES).map((r) => r.name)).toEqual(['1', '3', '21']);
+    expect(excludeClasses([{ name: 'a', image: '/d/0/img.npy', label: '/d/0/mask.npy' }], FLOW_HELD_OUT_CLASSES)).toHaveLength(1);
   });
 
   it('pairs --images with --labels by name, else by sorted order', () => {
