@@ -43,6 +43,15 @@ export function loadTfjs(gpu: GPU): Promise<TfLike> {
     if (!g.navigator?.gpu) {
       Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu }, configurable: true, writable: true });
     }
+    // tfjs reads the WebGPU constant namespaces (GPUBufferUsage, GPUMapMode, …) from globalThis, which browsers
+    // define and Node does not: take them from the `webgpu` package without overwriting anything present.
+    if (typeof (globalThis as Record<string, unknown>).GPUBufferUsage === 'undefined') {
+      const dawn = 'webgpu';
+      const m = (await import(/* @vite-ignore */ dawn)) as { globals?: Record<string, unknown> };
+      for (const [k, v] of Object.entries(m.globals ?? {})) {
+        if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+      }
+    }
     const core = 'tfjs-core';
     const backend = 'tfjs-backend-webgpu';
     // Module names are built at run time so bundlers leave this benchmark-only dependency out.

@@ -332,8 +332,9 @@ function direct(
   }
   const kx = axx.nt;
   const cells = az.G * ay.G * gwb;
-  // Small grids (deep levels): smaller workgroups, so fewer invocations compute clamped copies.
-  const wg = Math.max(8, Math.min(WG, 2 ** Math.ceil(Math.log2(cells * (cfg.kind === 'sgk' ? cfg.ks ?? 8 : 1)))));
+  // Workgroup size (a multiple of 8, and of ks for sgk) that leaves the fewest invocations computing clamped
+  // copies past the last tile: small grids (deep levels) get small workgroups.
+  const wg = leastWasteWorkgroup(cells * (cfg.kind === 'sgk' ? cfg.ks ?? 8 : 1), cfg.kind === 'sgk' ? Math.max(8, cfg.ks ?? 8) : 8);
   const defines: Record<string, number | boolean> = {
     WG: wg,
     SGW: cfg.kind === 'reg' && cfg.sgw === true && tm === 8,
@@ -357,6 +358,18 @@ function direct(
   const kern = rt.kernel('conv3d', convSource, defines);
   const [gx, gy] = grid1D(cells, wg);
   rt.dispatch(kern, bufs, u, [gx, gy, gz]);
+}
+
+/** A workgroup size ≤ 64, multiple of `step`, with the fewest surplus invocations for `n` (ties: the larger). */
+function leastWasteWorkgroup(n: number, step: number): number {
+  if (n <= WG) return Math.max(step, Math.ceil(n / step) * step);
+  let best = WG;
+  let waste = Infinity;
+  for (let c = WG; c >= 32; c -= step) {
+    const w = Math.ceil(n / c) * c - n;
+    if (w < waste) [best, waste] = [c, w];
+  }
+  return best;
 }
 
 function forwardPlan(g: ConvGeometry): [AxisPlan, AxisPlan, AxisPlan] {
@@ -458,15 +471,7 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
   // Fewer lanes than a workgroup: `sets` copies of the lanes per workgroup, each on its own K chunk.
   const sets = Math.max(1, Math.min(Math.floor(WG / lanes), rows));
   // Workgroup size (a multiple of 8) that leaves the fewest surplus invocations.
-  let wg = WG;
-  if (sets > 1) wg = Math.min(WG, Math.ceil((lanes * sets) / 8) * 8);
-  else {
-    let waste = Infinity;
-    for (const c of [64, 56, 48, 40, 32]) {
-      const w = Math.ceil(lanes / c) * c - lanes;
-      if (w < waste) [wg, waste] = [c, w];
-    }
-  }
+  const wg = leastWasteWorkgroup(lanes * sets, 8);
   const gx = Math.ceil((lanes * sets) / wg);
   let groupsY = Math.ceil(wgradChunks(e, g, cfg, gx * wg, nob) / sets);
   const perChunk = Math.ceil(rows / (groupsY * sets));
