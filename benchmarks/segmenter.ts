@@ -1,6 +1,7 @@
 // Suite `segmenter`: the vesselFM DynUNet end to end on this adapter.
 //   inference: windows/s of a batched forward pass (no gradients), the conv FLOP rate it implies and its fraction of
 //              the f32 matmul ceiling measured in the same run, and the pool's memory high-water mark;
+//   volume:    segmentVolume end to end over a [S, 2S, 2S] volume (GPU and quick runs), beside the forward-only rate;
 //   training:  one step (forward, Dice+BCE, backward, AdamW) in ms, its FLOP rate and fraction of the same ceiling,
 //              and the memory high-water mark (weights, gradients, AdamW moments and activations).
 // Sizes follow the adapter: a real GPU gets the vesselFM setting (128³ windows, inference batch 4, training batch 2,
@@ -13,6 +14,7 @@
 // counted (they are memory-bound, a few % of the time on a GPU).
 import type { Engine } from '../src/engine.js';
 import { backward, noGrad } from '../src/autograd/tape.js';
+import { segmentVolume } from '../src/eval/inference.js';
 import { fmtBytes } from '../src/runtime/pool.js';
 import { DynUNet, VESSELFM_FILTERS } from '../src/models/dynunet.js';
 import { manualSeed } from '../src/nn/init.js';
@@ -226,7 +228,33 @@ async function* run(e: Engine, opts: SuiteOptions): AsyncGenerator<BenchResult> 
         await tuneNetwork(e, layers, B);
         await tuneNetwork(e, layers, Math.max(1, Math.min(set.trainBatch, Math.floor(e.rt.maxBinding / perSample))));
       } else setTuneMode('heuristic');
-      for (const r of await measureInference('', set.tune)) yield r;
+      const inferenceRows = await measureInference('', set.tune);
+      for (const r of inferenceRows) yield r;
+      // End to end: segmentVolume over a [S, 2S, 2S] volume (MONAI grid at 50 % overlap: 1 × 3 × 3 windows) —
+      // percentile scaling, window crops and logit accumulation on the GPU, readback, sigmoid, threshold.
+      // Skipped at the full network's size on CPU adapters (minutes per window there).
+      if (opts.quick || !cpu) {
+        const shape: [number, number, number] = [S, 2 * S, 2 * S];
+        const vol = new Float32Array(S * 4 * S * S);
+        let seed = 7;
+        for (let i = 0; i < vol.length; i++) {
+          seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+          vol[i] = seed / 2 ** 32;
+        }
+        await segmentVolume(net, vol, shape, { patch: S, batch: B, mode: 'gpu' }); // warm-up
+        const r = await segmentVolume(net, vol, shape, { patch: S, batch: B, mode: 'gpu' });
+        const wps = r.windows / r.seconds;
+        yield result('segmenter_volume', wps, 'windows/s', {
+          ...ctx,
+          volume: shape,
+          windows: r.windows,
+          batch: r.batch,
+          mode: r.mode,
+          seconds: round(r.seconds),
+          ratio_to_forward_only: round(wps / inferenceRows[0].value, 3),
+          timing: 'wall, one call after a warm-up call',
+        });
+      }
       const y = noGrad(() => net.forward(x));
       const v = await y.read();
       y.dispose();

@@ -53,6 +53,9 @@ describe('bench suite: segmenter', () => {
     expect(inf.window).toEqual([32, 32, 32]);
     expect(inf.filters).toEqual(VESSELFM_FILTERS.map((f) => f / 8));
     expect(inf.fraction_of_matmul).toBeGreaterThan(0);
+    const vol = by.get('segmenter_volume')!;
+    expect(vol).toMatchObject({ unit: 'windows/s', volume: [32, 64, 64], windows: 9, mode: 'gpu' });
+    expect(vol.ratio_to_forward_only).toBeGreaterThan(0);
     const train = by.get('segmenter_train_step')!;
     expect(train.unit).toBe('ms');
     expect(Number.isFinite(train.loss_after)).toBe(true);
