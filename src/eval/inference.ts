@@ -138,6 +138,9 @@ export async function segmentVolume(net: DynUNet, data: ArrayLike<number>, shape
       const vol = await engine.tensorAsync(padded, [nV]);
       const acc = engine.zeros([nV]);
       try {
+        // One batch stays queued while the next is recorded (the GPU never waits for the CPU to record), and the
+        // CPU never runs more than one batch ahead (progress stays true, errors surface within a batch).
+        let inFlight: { done: Promise<unknown>; count: number } | null = null;
         for (let i = 0; i < items.length; i += batch) {
           const chunk = items.slice(i, i + batch);
           engine.scope(() => {
@@ -146,9 +149,17 @@ export async function segmentVolume(net: DynUNet, data: ArrayLike<number>, shape
             const logits = noGrad(() => net.forward(xb));
             chunk.forEach((it, b) => accumulateWindow(logits, b * pn, acc, V, it.origin, P, it.flip));
           });
-          await engine.sync();
-          opts.onProgress?.(Math.min(i + batch, items.length), items.length);
+          engine.rt.flush();
+          const done = engine.device.queue.onSubmittedWorkDone();
+          if (inFlight) {
+            await inFlight.done;
+            engine.gpu.check();
+            opts.onProgress?.(inFlight.count, items.length);
+          }
+          inFlight = { done, count: Math.min(i + batch, items.length) };
         }
+        await engine.sync();
+        if (inFlight) opts.onProgress?.(inFlight.count, items.length);
         sum = (await acc.read()) as Float32Array;
       } finally {
         vol.dispose();
