@@ -191,7 +191,7 @@ export function registerDrand(program: Command): void {
         writeSample(join(o.out, String(i)), format, size, image, mask);
         if (panels.length < 2 * sheetN) {
           const f = Math.max(1, Math.round(96 / size));
-          panels.push({ image: upscale(mipImage(image, [size, size, size], [0, 1]), f), label: `${i} img` });
+          panels.push({ image: upscale(mipImage(image, [size, size, size]), f), label: `${i} img` });
           panels.push({ image: upscale(mipImage(mask, [size, size, size], [0, 1]), f), label: `${i} mask` });
         }
         done++;

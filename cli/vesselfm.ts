@@ -7,6 +7,7 @@ import { registerBench } from './bench.js';
 import { registerTrain } from './train.js';
 import { registerSegment } from './segment.js';
 import { registerDrand } from './drand.js';
+import { registerDemo } from './demo.js';
 import { runMain } from './common.js';
 
 const program = new Command();
@@ -19,5 +20,6 @@ registerBench(program);
 registerTrain(program);
 registerSegment(program);
 registerDrand(program);
+registerDemo(program);
 
 await runMain(program);

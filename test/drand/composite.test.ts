@@ -39,7 +39,7 @@ function compositeRef(L: Float64Array, B0: Float64Array, p: CompositeParams): Fl
   let c = chooseRef(mu, p.u);
   const smooth = p.artifact === 'gauss_smooth';
   if (p.mode === 'add_sub' || smooth) c = c - mu;
-  let F = L.map((v) => (v === 1 ? Math.abs(c) : 0));
+  let F: Float64Array = L.map((v) => (v === 1 ? Math.abs(c) : 0));
   switch (p.artifact) {
     case 'bias_field': {
       const f = biasFieldRef(DIMS, p.biasCoeffs);

@@ -42,8 +42,8 @@ export interface TreeOptions {
 }
 
 export const TREE_DEFAULTS: Required<TreeOptions> = {
-  trees: [3, 6],
-  rootRadius: [2.2, 4.5],
+  trees: [2, 5],
+  rootRadius: [1.6, 4.0],
   leafRadius: 0.7,
   lengthPerRadius: [6, 14],
   segmentLength: [3, 6],
