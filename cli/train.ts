@@ -86,13 +86,21 @@ export function registerTrain(program: Command): void {
     .option('--val-every <n>', 'report validation Dice (sliding-window inference) every n steps')
     .option('--json', 'print a JSON summary line at the end');
   addDeviceOptions(cmd);
-  cmd.action(async (o: TrainCliOptions) => {
+  cmd.action(async (o: TrainCliOptions, self: Command) => {
     const normalize = o.normalize === undefined ? 'none' : o.normalize === 'percentile' ? 'percentile' : null;
     if (!normalize) throw new VesselError(`--normalize must be "percentile", got "${o.normalize}"`);
     if ((o.images ? 1 : 0) + (o.data ? 1 : 0) !== 1) throw new VesselError('give either --images with --labels, or --data');
     if (o.images && !o.labels) throw new VesselError('--images needs --labels');
     if (o.labels && !o.images) throw new VesselError('--labels needs --images');
     if (o.init && o.resume) throw new VesselError('--init and --resume exclude each other (a checkpoint to resume holds its own weights)');
+    if (o.resume) {
+      // These continue from the checkpoint; silently ignoring a different value would mislead.
+      const fixed = ['lr', 'weightDecay', 'schedule', 'seed', 'filters'].filter((k) => self.getOptionValueSource(k) === 'cli');
+      if (fixed.length) {
+        const flags = fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()));
+        throw new VesselError(`${flags.join(', ')}: with --resume these come from the checkpoint (${o.resume}.json); leave them out`);
+      }
+    }
     const steps = int(o.steps, '--steps');
     const saveEvery = o.saveEvery ? int(o.saveEvery, '--save-every', 1) : undefined;
     const previewEvery = o.previewEvery ? int(o.previewEvery, '--preview-every', 1) : undefined;
