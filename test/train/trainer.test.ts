@@ -69,7 +69,10 @@ describe('Trainer', () => {
     const logB = join(dir, 'b.jsonl');
     const ck = join(dir, 'b.safetensors');
     const b1 = Trainer.start(e, freshDynUNet(e, [4, 8, 8], 3), src(), [1], OPTS);
-    await runTraining(b1, { steps: 2, log: logB, save: ck });
+    const saved: number[] = [];
+    await runTraining(b1, { steps: 2, log: logB, save: ck, saveEvery: 1, onCheckpoint: (s) => saved.push(s) });
+    // every step, and no second write of step 2 at the end
+    expect(saved).toEqual([1, 2]);
     b1.dispose();
     b1.net.dispose();
     const side = loadCheckpoint(ck).sidecar;
