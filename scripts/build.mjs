@@ -12,22 +12,27 @@
 // into the browser bundle fails the build with one line naming the module and the import.
 import { build } from 'esbuild';
 import { builtinModules } from 'node:module';
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const common = { bundle: true, format: 'esm', loader: { '.wgsl': 'text' }, sourcemap: true, logLevel: 'warning', absWorkingDir: root };
 
+// Written under a temporary name and renamed: several `vesselfm` processes may rebuild at once, and none may ever
+// load a half-written bundle.
 export async function buildCli() {
+  const tmp = `dist/.vesselfm.${process.pid}.${Date.now()}.js`;
   await build({
     ...common,
     entryPoints: ['cli/vesselfm.ts'],
-    outfile: 'dist/vesselfm.js',
+    outfile: tmp,
+    sourcemap: 'inline',
     platform: 'node',
     target: 'node20',
     packages: 'external',
   });
+  renameSync(join(root, tmp), join(root, 'dist/vesselfm.js'));
 }
 
 // Packages that only exist in Node: the built-ins and Dawn's Node bindings.
