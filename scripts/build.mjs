@@ -12,7 +12,7 @@
 // into the browser bundle fails the build with one line naming the module and the import.
 import { build } from 'esbuild';
 import { builtinModules } from 'node:module';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -59,6 +59,7 @@ export class BrowserBuildError extends Error {}
 /** Build the browser bundle into `outdir` (absolute, or relative to the repository root); returns its absolute path. */
 export async function buildBrowser(outdir = 'dist/browser') {
   const out = resolve(root, outdir);
+  rmSync(join(out, 'chunks'), { recursive: true, force: true }); // chunk names carry hashes: drop the old ones
   mkdirSync(out, { recursive: true });
   try {
     await build({
