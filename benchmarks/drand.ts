@@ -30,6 +30,11 @@ import {
   type Vec3,
 } from '../src/data/drand/params.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { ARTIFACTS, composite, sampleComposite } from '../src/data/drand/composite.js';
+import { MouldBank } from '../src/data/drand/moulds.js';
+import { drawSample, generateSample } from '../src/data/drand/sample.js';
+import { applySpatial, sampleSpatial, type SpatialParams } from '../src/data/drand/spatial.js';
+import { renderVesselTree, sampleVesselTree } from '../src/data/drand/tree.js';
 import { adapterContext, gpuTime, result, round, type GpuTiming } from './harness.js';
 import type { BenchResult, Suite, SuiteOptions } from './suite.js';
 
@@ -146,5 +151,56 @@ export const drandSuite: Suite = {
         timing: t.method,
       });
     }
+
+    // Whole-sample stages: a procedural mould, the label transforms with every step on, compositing (averaged over
+    // the seven artifacts), and whole samples with upstream's gates from procedural moulds (exact backgrounds and
+    // with background min-max on every 4th voxel per axis).
+    const bank = new MouldBank(e, { kind: 'procedural' }, s);
+    const tree = sampleVesselTree(new ParamRng(8), shape);
+    const tTree = await time(() => void renderVesselTree(e, tree));
+    yield result('drand.sample.mould_tree', tTree.medianMs, 'ms', { ...ctx, segments: tree.segments.length, timing: tTree.method });
+    const mould = renderVesselTree(e, tree);
+    const sp: SpatialParams = {
+      ...sampleSpatial(new ParamRng(9), shape, s),
+      flips: [true, false, true],
+      rot90: [1, 0, 2],
+      dilate: true,
+      zoom: 1.3,
+      elastic: { sigma: 17.5 * (s / 128), magnitude: 3750 * (s / 128) ** 2.5, seed: 3 },
+      binarySmooth: true,
+    };
+    const tSp = await time(() => void applySpatial(mould, sp, s));
+    yield result('drand.sample.label_transforms_all', tSp.medianMs, 'ms', { ...ctx, timing: tSp.method });
+    const label = applySpatial(mould, { ...sp, elastic: null }, s);
+    const bgc = randomVolume(e, shape, 10);
+    const comps = ARTIFACTS.map((artifact, i) => sampleComposite(new ParamRng(20 + i), { artifact }));
+    const tComp = await time(() => {
+      for (const c of comps) composite(label, bgc, c).dispose();
+    });
+    yield result('drand.sample.composite', tComp.medianMs / comps.length, 'ms', { ...ctx, artifacts: comps.length, timing: tComp.method });
+    for (const normStride of [1, 4]) {
+      const per = opts.quick ? 1 : 4;
+      const params = Array.from({ length: per }, (_, i) => drawSample(bank, 11, i, { normStride }));
+      const tS = await gpuTime(
+        e,
+        () =>
+          e.scope(() => {
+            for (const p of params) {
+              const out = generateSample(bank, p, { normStride });
+              out.image.dispose();
+              out.mask.dispose();
+            }
+          }),
+        { samples: opts.quick ? 1 : 3, targetMs },
+      );
+      yield result(`drand.sample.whole${normStride > 1 ? `_stride${normStride}` : ''}`, (1000 * per) / tS.medianMs, 'samples/s', {
+        ...ctx,
+        ms: round(tS.medianMs / per),
+        moulds: 'procedural',
+        timing: tS.method,
+      });
+    }
+    for (const t of [mould, label, bgc]) t.dispose();
+    bank.dispose();
   },
 };
