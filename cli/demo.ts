@@ -25,6 +25,7 @@ interface DemoCliOptions extends DeviceOptions {
   size?: string;
   samples?: string;
   seed: string;
+  lr: string;
   quick?: boolean;
   image: string;
   label: string;
@@ -80,6 +81,7 @@ export function registerDemo(program: Command): void {
     .option('--size <n>', 'edge of the generated samples (default 64; --quick 32)')
     .option('--samples <n>', 'D_drand samples to generate (default 8; --quick 3)')
     .option('--seed <s>', 'seed of the data and the network', '1')
+    .option('--lr <x>', 'AdamW learning rate (constant)', '2e-3')
     .option('--image <file>', 'real volume to segment zero-shot', `${FIXTURE}/OCTA-Data.tif`)
     .option('--label <file>', 'its vessel label', `${FIXTURE}/OCTA-Labels.tif`)
     .option('--quick', 'a ~1-minute version (tiny samples and a handful of steps)')
@@ -92,6 +94,8 @@ export function registerDemo(program: Command): void {
     const count = int(o.samples ?? (quick ? '3' : '8'), '--samples', 1);
     const seed = int(o.seed, '--seed');
     const patch = 32;
+    const lr = Number(o.lr);
+    if (!(lr > 0)) throw new VesselError(`--lr must be a positive number, got "${o.lr}"`);
     if (size < patch) throw new VesselError(`--size must be at least the ${patch}³ training patch, got ${size}`);
     const say = (s: string) => {
       if (!o.json) process.stdout.write(s + '\n');
@@ -137,7 +141,7 @@ export function registerDemo(program: Command): void {
     const trainer = Trainer.start(engine, net, [PairSource.fromArrays('drand', pairs)], [1], {
       patch: [patch, patch, patch],
       batch: 2,
-      lr: 2e-3,
+      lr,
       weightDecay: 0.01,
       schedule: 'constant',
       seed,

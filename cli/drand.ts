@@ -116,9 +116,21 @@ export async function previewSample(r: DrandRun, index: number): Promise<{ image
   const panels: { image: Image8; label: string }[] = [];
   const f = Math.max(1, Math.round(128 / r.size));
   for (const { name, t } of copies) {
-    const data = await readF32(t);
+    let data = await readF32(t);
+    let shape = t.shape;
+    if (name === 'mould' && shape.some((m) => m !== r.size)) {
+      // A real mould: show the crop window the sample takes from it.
+      const n = r.size;
+      const [c0, c1, c2] = p.spatial.crop;
+      const win = new Float32Array(n * n * n);
+      for (let z = 0; z < n; z++)
+        for (let y = 0; y < n; y++)
+          for (let x = 0; x < n; x++) win[(z * n + y) * n + x] = data[((z + c0) * shape[1] + y + c1) * shape[2] + x + c2];
+      data = win;
+      shape = [n, n, n];
+    }
     const range: [number, number] | undefined = name === 'foreground' ? undefined : [0, 1];
-    panels.push({ image: upscale(mipImage(data, t.shape, range), f), label: STAGE_LABELS[name] ?? name });
+    panels.push({ image: upscale(mipImage(data, shape, range), f), label: STAGE_LABELS[name] ?? name });
     t.dispose();
   }
   return { image: labelledGrid(panels, 6), stages: copies.map((c) => c.name) };
@@ -126,7 +138,7 @@ export async function previewSample(r: DrandRun, index: number): Promise<{ image
 
 export function makeBank(engine: Engine, size: number, o: { moulds?: string; procedural?: boolean }): MouldBank {
   if (o.moulds && o.procedural) throw new VesselError('--moulds and --procedural exclude each other');
-  const source: MouldSource = o.moulds ? mouldFiles(o.moulds, size, true) : { kind: 'procedural' };
+  const source: MouldSource = o.moulds ? mouldFiles(o.moulds, size, 'auto') : { kind: 'procedural' };
   return new MouldBank(engine, source, size);
 }
 

@@ -43,9 +43,13 @@ export function loadMouldFile(path: string, minSize: number): MouldArray {
   return checkMould(path, vol.data, vol.shape, minSize);
 }
 
-/** A mould source over files; with `validate`, every file is read and checked now (one clear line for a bad one). */
-export function mouldFiles(dir: string, size: number, validate = false): MouldSource {
+/**
+ * A mould source over files. With `validate` true every file is read and checked now ('auto': when there are at most
+ * 32 of them), so a bad file stops the run before it starts; otherwise a bad file stops it when first drawn. Either
+ * way the error is one line naming the file.
+ */
+export function mouldFiles(dir: string, size: number, validate: boolean | 'auto' = false): MouldSource {
   const files = listMouldFiles(dir);
-  if (validate) for (const f of files) loadMouldFile(f, size);
+  if (validate === true || (validate === 'auto' && files.length <= 32)) for (const f of files) loadMouldFile(f, size);
   return { kind: 'arrays', count: files.length, names: files, load: (i) => loadMouldFile(files[i], size) };
 }
