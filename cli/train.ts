@@ -1,5 +1,7 @@
 // `vesselfm train`: train or fine-tune the DynUNet segmenter on image/label volumes, D_drand-style sample folders,
 // or a weighted mix of sources (spec §1.6–1.8).
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { VesselError } from '../src/gpu/errors.js';
@@ -108,6 +110,9 @@ export function registerTrain(program: Command): void {
     if (saveEvery && !o.save && !o.resume) throw new VesselError('--save-every needs --save');
     // A resumed run keeps writing to its checkpoint unless told otherwise.
     const save = o.save ?? o.resume;
+
+    if (save && !/\.safetensors$/i.test(save)) throw new VesselError(`--save ${save}: checkpoints are written as .safetensors`);
+    if (save && !existsSync(dirname(resolve(save)))) throw new VesselError(`--save ${save}: folder ${dirname(resolve(save))} does not exist`);
 
     // Data (files are read lazily; errors about the layout come now).
     const sources: PairSource[] = [];

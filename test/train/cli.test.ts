@@ -121,6 +121,9 @@ describe('vesselfm train (CLI)', () => {
     expect(r3.err).toMatch(/multiple of 4/);
     expect(existsSync(join(d, 'nothing.safetensors'))).toBe(false);
 
+    const r5 = train('--data', empty, '--save', join(d, 'no', 'such', 'ck.safetensors'));
+    expect(r5.err).toMatch(/--save .*ck\.safetensors: folder .*such does not exist/);
+
     const r4 = train('--data', empty, '--resume', join(d, 'ck.safetensors'), '--lr', '1e-3');
     expect(r4.code).toBe(1);
     expect(r4.err).toMatch(/--lr: with --resume these come from the checkpoint/);
