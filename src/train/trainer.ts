@@ -52,6 +52,8 @@ export class Trainer {
   readonly sampler: PatchSampler;
   /** the most recent batch (CPU copies), for previews */
   lastBatch: Batch | null = null;
+  /** the next batch, cut on the CPU while the GPU runs the current step, and the RNG counter from before it */
+  private prefetched: { batch: Batch; counter: number } | null = null;
 
   private constructor(
     readonly engine: Engine,
@@ -110,8 +112,9 @@ export class Trainer {
     return this.opt.stepCount;
   }
 
+  /** The sampler's RNG position for the next step (before any batch drawn ahead of time). */
   get rngCounter(): number {
-    return this.sampler.rng.counter;
+    return this.prefetched ? this.prefetched.counter : this.sampler.rng.counter;
   }
 
   /** One optimiser step; its only GPU→CPU transfer is the loss value. Throws on a non-finite loss. */
@@ -120,7 +123,8 @@ export class Trainer {
     const e = this.engine;
     const P = this.options.patch;
     const B = this.options.batch;
-    const batch = this.sampler.next(B);
+    const batch = this.prefetched ? this.prefetched.batch : this.sampler.next(B);
+    this.prefetched = null;
     this.lastBatch = batch;
     const lr = this.schedule.lr(this.opt.stepCount);
     this.opt.lr = lr;
@@ -134,6 +138,10 @@ export class Trainer {
       this.opt.zeroGrad();
       return l;
     });
+    // Submit the step, then cut (and load from disk, if it comes to that) the next batch while the GPU works.
+    e.flush();
+    const counter = this.sampler.rng.counter;
+    this.prefetched = { batch: this.sampler.next(B), counter };
     const value = await loss.item();
     loss.dispose();
     const step = this.opt.stepCount;
