@@ -132,6 +132,17 @@ describe('Trainer', () => {
     t.net.dispose();
   }, 60_000);
 
+  it('keeps GPU memory flat across steps (no tensor leaks per step)', async () => {
+    const e = await getEngine();
+    const t = Trainer.start(e, freshDynUNet(e, [2, 4, 4], 5), [PairSource.fromArrays('tubes', tubes())], [1], OPTS);
+    await t.trainStep();
+    const live = e.liveTensors;
+    for (let i = 0; i < 3; i++) await t.trainStep();
+    expect(e.liveTensors).toBe(live);
+    t.dispose();
+    t.net.dispose();
+  }, 60_000);
+
   it('a checkpoint write that fails part-way leaves the previous checkpoint intact and no temporary files', async () => {
     const e = await getEngine();
     const t = Trainer.start(e, freshDynUNet(e, [2, 4, 4], 5), [PairSource.fromArrays('tubes', tubes())], [1], { ...OPTS, batch: 1 });
