@@ -81,7 +81,7 @@ export function registerDemo(program: Command): void {
     .option('--size <n>', 'edge of the generated samples (default 64; --quick 32)')
     .option('--samples <n>', 'D_drand samples to generate (default 8; --quick 3)')
     .option('--seed <s>', 'seed of the data and the network', '1')
-    .option('--lr <x>', 'AdamW learning rate (constant)', '2e-3')
+    .option('--lr <x>', 'AdamW learning rate (constant)', '5e-3')
     .option('--image <file>', 'real volume to segment zero-shot', `${FIXTURE}/OCTA-Data.tif`)
     .option('--label <file>', 'its vessel label', `${FIXTURE}/OCTA-Labels.tif`)
     .option('--quick', 'a ~1-minute version (tiny samples and a handful of steps)')
