@@ -31,6 +31,7 @@ interface DrandCliOptions extends DeviceOptions {
   preview?: boolean;
   normStride: string;
   sheet: string;
+  rotate: string;
 }
 
 function int(v: string, name: string, min = 0): number {
@@ -156,6 +157,7 @@ export function registerDrand(program: Command): void {
     .option('--format <fmt>', 'npy (float16 image, bool mask, like upstream) or nii.gz', 'npy')
     .option('--norm-stride <n>', 'background min-max on every n-th voxel per axis (1 = exact, as upstream)', '1')
     .option('--sheet <n>', 'samples shown on the contact sheet', '16')
+    .option('--rotate <p>', 'probability of an arbitrary 3D rotation of the label (beyond upstream; resampled with the rest)', '0')
     .option('--preview', 'write one sample through every stage of the chain as a PNG strip instead')
     .option('--json', 'print one JSON summary line at the end');
   addDeviceOptions(cmd);
@@ -167,7 +169,9 @@ export function registerDrand(program: Command): void {
     if (!format) throw new VesselError(`--format must be npy or nii.gz, got "${o.format}"`);
     const engine = await engineFrom(o);
     const bank = makeBank(engine, size, o);
-    const run: DrandRun = { engine, bank, seed, size, options: { normStride } };
+    const pRotate = Number(o.rotate);
+    if (!(pRotate >= 0 && pRotate <= 1)) throw new VesselError(`--rotate must be a probability in [0, 1], got "${o.rotate}"`);
+    const run: DrandRun = { engine, bank, seed, size, options: { normStride, spatial: { pRotate } } };
 
     if (o.preview) {
       const out = o.out ?? 'drand_preview.png';
