@@ -5,7 +5,8 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { VesselError } from '../src/gpu/errors.js';
-import { excludeClasses, FLOW_HELD_OUT_CLASSES, listVolumeFiles, loadPair, pairFiles, PairSource, sampleFolders, type Vec3 } from '../src/data/datasets.js';
+import { excludeClasses, FLOW_HELD_OUT_CLASSES, pairFiles, type PairSource, type Vec3 } from '../src/data/datasets.js';
+import { fileSource, listVolumeFiles, loadPair, sampleFolders } from '../src/train/data-files.js';
 import { parseMixSpec } from '../src/data/mix.js';
 import { loadWeights } from '../src/io/checkpoint.js';
 import { VESSELFM_FILTERS, type DynUNet } from '../src/models/dynunet.js';
@@ -119,7 +120,7 @@ export function registerTrain(program: Command): void {
     const weights: number[] = [];
     if (o.images) {
       const refs = pairFiles(listVolumeFiles(o.images, 'images'), listVolumeFiles(o.labels!, 'labels'));
-      sources.push(PairSource.fromFiles('images', refs, { normalize }));
+      sources.push(fileSource('images', refs, { normalize }));
       weights.push(1);
     } else {
       for (const m of parseMixSpec(o.data!)) {
@@ -128,7 +129,7 @@ export function registerTrain(program: Command): void {
           refs = excludeClasses(refs, FLOW_HELD_OUT_CLASSES);
           if (refs.length === 0) throw new VesselError(`--data flow=${m.dir}: every sample is of a held-out class (${FLOW_HELD_OUT_CLASSES.join(', ')})`);
         }
-        sources.push(PairSource.fromFiles(m.name, refs, { normalize }));
+        sources.push(fileSource(m.name, refs, { normalize }));
         weights.push(m.weight);
       }
     }

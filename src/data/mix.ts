@@ -5,7 +5,7 @@
 // run continues the exact sequence it would have drawn.
 import { randomWordCpu } from '../../kernels/random.js';
 import { VesselError } from '../gpu/errors.js';
-import type { PairSource, Vec3, VolumePair } from './datasets.js';
+import type { PairSource, Vec3, VolumePair } from './sources.js';
 
 /** Philox words as a stream: state = (seed, counter). Stream 1 keeps it apart from the GPU initialisers' stream 0. */
 export class CounterRng {

@@ -8,7 +8,7 @@ import { dice } from '../eval/metrics.js';
 import { segmentVolume } from '../eval/inference.js';
 import { writePng } from '../io/files.js';
 import { previewStrip } from '../io/png.js';
-import type { VolumePair } from '../data/datasets.js';
+import type { VolumePair } from '../data/sources.js';
 import type { StepResult, Trainer } from './trainer.js';
 
 export interface RunOptions {

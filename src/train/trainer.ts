@@ -15,9 +15,9 @@ import { ConstantSchedule, VesselfmSchedule, type Schedule } from '../nn/optim/s
 import { diceBceLoss } from '../ops/loss.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TensorRecord } from '../io/tensors.js';
-import type { Vec3 } from '../data/datasets.js';
+import type { Vec3 } from '../data/sources.js';
 import { CounterRng, MixSampler, PatchSampler, type Batch } from '../data/mix.js';
-import type { PairSource } from '../data/datasets.js';
+import type { PairSource } from '../data/sources.js';
 import { loadCheckpoint, saveCheckpoint, type WriteFile } from './checkpoint.js';
 
 export interface TrainOptions {

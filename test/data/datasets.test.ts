@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { excludeClasses, FLOW_HELD_OUT_CLASSES, listVolumeFiles, loadPair, pairFiles, PairSource, sampleFolders, type VolumePair } from '../../src/data/datasets.js';
+import { excludeClasses, FLOW_HELD_OUT_CLASSES, pairFiles, PairSource, type VolumePair } from '../../src/data/datasets.js';
+import { listVolumeFiles, loadPair, sampleFolders } from '../../src/train/data-files.js';
 import { CounterRng, MixSampler, parseMixSpec, PatchSampler } from '../../src/data/mix.js';
 import { writeNpy } from '../../src/io/npy.js';
 
