@@ -205,6 +205,7 @@ export function registerDemo(program: Command): void {
           `segmentation ${segSeconds.toFixed(1)} s; total ${total.toFixed(0)} s`,
       );
       say(`overlay (image | label | prediction | overlay): ${overlayPath}; samples: ${sheet}`);
+      if (!seg.mask.some((v) => v !== 0)) say('the network predicted no vessel at all: a few minutes of training are seed-sensitive; try more --steps or another --seed');
     }
   });
 }
