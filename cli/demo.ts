@@ -76,7 +76,7 @@ export function registerDemo(program: Command): void {
   const cmd = program
     .command('demo')
     .description('generate D_drand samples, train a small DynUNet on them, segment a real OCTA volume zero-shot (Dice, clDice)')
-    .option('--out <dir>', 'output folder (samples sheet, overlay PNG, summary)', 'demo-out')
+    .option('--out <dir>', 'output folder (samples sheet, overlay PNG)', 'out/demo')
     .option('--steps <n>', 'training steps (default 60; --quick 6)')
     .option('--size <n>', 'edge of the generated samples (default 64; --quick 32)')
     .option('--samples <n>', 'D_drand samples to generate (default 8; --quick 3)')
