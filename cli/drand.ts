@@ -9,7 +9,7 @@ import type { Engine } from '../src/engine.js';
 import { writeBytesAtomic, writePng } from '../src/io/files.js';
 import { writeNpy } from '../src/io/npy.js';
 import { encodeVolume, makeVolume } from '../src/io/volume-codec.js';
-import { mouldFiles } from '../src/data/drand/mould-files.js';
+import { mouldFiles } from '../src/data/drand/moulds-node.js';
 import { MouldBank, type MouldSource } from '../src/data/drand/moulds.js';
 import { labelledGrid, mipImage, upscale } from '../src/data/drand/preview.js';
 import { drawSample, generateSample, parseShard, sampleRng, shardIndices, type SampleOptions } from '../src/data/drand/sample.js';

@@ -37,7 +37,7 @@ export async function buildCli() {
 
 // Packages that only exist in Node: the built-ins and Dawn's Node bindings.
 const NODE_ONLY = new Set([...builtinModules, 'webgpu']);
-const ALLOWED = 'only src/gpu/node*.ts, src/io, src/train and cli/ may use Node modules';
+const ALLOWED = 'only src/gpu/node*.ts, src/io, src/train, Node adapters named *-node.ts and cli/ may use Node modules';
 
 /** An esbuild plugin that rejects Node-only imports with a message naming the importing module. */
 const browserGuard = {
@@ -83,7 +83,13 @@ export async function buildBrowser(outdir = 'dist/browser') {
 
 /** Node modules may be imported directly only here (relative to the repository root). */
 export function nodeAllowed(file) {
-  return /^src\/gpu\/node[^/]*\.ts$/.test(file) || /^src\/(io|train)\//.test(file) || file === 'src/node.ts' || /^(cli|scripts|test|benchmarks)\//.test(file);
+  return (
+    /^src\/gpu\/node[^/]*\.ts$/.test(file) ||
+    /^src\/(io|train)\//.test(file) ||
+    /^src\/.*-node\.ts$/.test(file) ||
+    file === 'src/node.ts' ||
+    /^(cli|scripts|test|benchmarks)\//.test(file)
+  );
 }
 
 function listTs(dir) {

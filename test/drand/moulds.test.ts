@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderCapsules, tileLists, type CapsuleSegment } from '../../kernels/drand/tree.js';
-import { listMouldFiles, loadMouldFile, mouldFiles } from '../../src/data/drand/mould-files.js';
+import { listMouldFiles, loadMouldFile, mouldFiles } from '../../src/data/drand/moulds-node.js';
 import { checkMould, MouldBank } from '../../src/data/drand/moulds.js';
 import { ParamRng, type Vec3 } from '../../src/data/drand/params.js';
 import { capsuleDistance, murrayAngle, renderVesselTree, sampleVesselTree } from '../../src/data/drand/tree.js';

@@ -1,6 +1,6 @@
 // Domain randomisation (D_drand, spec §4) on the GPU: moulds (real or procedural vessel trees), label transforms,
 // backgrounds, compositing, the intensity chain, and whole samples from (seed, index). Platform-neutral; reading
-// mould files is in mould-files.ts (Node).
+// mould files is in moulds-node.ts (Node).
 export * from './params.js';
 export * from './noise.js';
 export * from './backgrounds.js';

@@ -1,5 +1,5 @@
 // Vessel moulds (spec §4.2): the binary vessel volumes that domain randomisation crops, transforms and paints.
-// Two sources: real masks (arrays, e.g. read from a folder by mould-files.ts) and procedural vessel trees drawn per
+// Two sources: real masks (arrays, e.g. read from a folder by moulds-node.ts) and procedural vessel trees drawn per
 // sample (tree.ts), so that D_drand needs no external data at all. Platform-neutral: file access is elsewhere.
 import type { Engine } from '../../engine.js';
 import { VesselError } from '../../gpu/errors.js';
