@@ -1,33 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fft, fftInPlace, fftReal, fftshift, ifft, ifftshift, isPow2, magnitude, mixedRadices, realPart, toComplex } from '../../kernels/fft.js';
 import { getEngine, poison, randArray, relErr } from '../helpers.js';
-
-/** Direct O(N²) float64 DFT along one axis of interleaved complex data with dims `dims`. */
-function dftAxis(x: Float64Array, dims: number[], axis: number, inverse: boolean): Float64Array {
-  const n = dims[axis];
-  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
-  const out = new Float64Array(x.length);
-  const sign = inverse ? 1 : -1;
-  const cs = Float64Array.from({ length: n }, (_, q) => Math.cos((2 * Math.PI * q) / n));
-  const sn = Float64Array.from({ length: n }, (_, q) => sign * Math.sin((2 * Math.PI * q) / n));
-  for (let o = 0; o < outer; o++)
-    for (let i = 0; i < inner; i++)
-      for (let k = 0; k < n; k++) {
-        let re = 0;
-        let im = 0;
-        for (let j = 0; j < n; j++) {
-          const q = (j * k) % n;
-          const idx = 2 * ((o * n + j) * inner + i);
-          re += x[idx] * cs[q] - x[idx + 1] * sn[q];
-          im += x[idx] * sn[q] + x[idx + 1] * cs[q];
-        }
-        const idx = 2 * ((o * n + k) * inner + i);
-        out[idx] = inverse ? re / n : re;
-        out[idx + 1] = inverse ? im / n : im;
-      }
-  return out;
-}
+import { dftAxis } from './reference.js';
 
 function dft(x: Float64Array, dims: number[], axes: number[], inverse = false): Float64Array {
   let y = x;
