@@ -8,6 +8,7 @@ import { registerTrain } from './train.js';
 import { registerSegment } from './segment.js';
 import { registerDrand } from './drand.js';
 import { registerDemo } from './demo.js';
+import { registerFlow } from './flow.js';
 import { runMain } from './common.js';
 
 const program = new Command();
@@ -21,5 +22,6 @@ registerTrain(program);
 registerSegment(program);
 registerDrand(program);
 registerDemo(program);
+registerFlow(program);
 
 await runMain(program);
