@@ -39,9 +39,10 @@ describe('vesselfm flow (CLI)', () => {
     const ck = join(dir, 'flow.safetensors');
     const log = join(dir, 'log.jsonl');
     const common = ['--data', join(dir, 'data'), '--batch', '2'];
-    let r = flow('train', ...common, '--size', '8', '--width', '32', '--mult', '1,2', '--attention', '4', '--classes', '4', '--steps', '2', '--lr', '1e-3', '--save', ck, '--log', log, '--json');
+    let r = flow('train', ...common, '--size', '8', '--width', '32', '--mult', '1,2', '--attention', '4', '--classes', '4', '--steps', '2', '--lr', '1e-3', '--save', ck, '--log', log, '--preview-every', '2', '--preview-dir', join(dir, 'prev'), '--preview-steps', '2', '--json');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
+    expect(existsSync(join(dir, 'prev', 'flow-preview-2.png'))).toBe(true);
     expect(JSON.parse(r.out.trim().split('\n').at(-1)!).steps).toBe(2);
     for (const f of ['flow.safetensors', 'flow.safetensors.json', 'flow.ema.safetensors', 'flow.optim.safetensors']) expect(existsSync(join(dir, f)), f).toBe(true);
     r = flow('train', ...common, '--steps', '3', '--resume', ck, '--log', log, '--json');
