@@ -9,11 +9,11 @@ import { VesselError } from '../src/gpu/errors.js';
 import { readNpyFile, writePng } from '../src/io/files.js';
 import { npyToFloat32 } from '../src/io/npy.js';
 import { mip, strip, toGrey8 } from '../src/io/png.js';
-import { classOfRef } from '../src/flow/data.js';
-import { generateToDisk, maskFolders } from '../src/flow/generate.js';
+import { classOfRef } from '../src/flow/data-node.js';
+import { generateToDisk, maskFolders } from '../src/flow/generate-node.js';
 import { eulerSample } from '../src/flow/sample.js';
-import { FLOW_TRAIN_DEFAULTS, FlowTrainer, freshFlowUNet, noiseSeedOf, type FlowTrainOptions } from '../src/flow/train.js';
-import { loadFlowNet, type WeightState } from '../src/flow/weights.js';
+import { FLOW_TRAIN_DEFAULTS, FlowTrainer, freshFlowUNet, noiseSeedOf, type FlowTrainOptions } from '../src/flow/train-node.js';
+import { loadFlowNet, type WeightState } from '../src/flow/weights-node.js';
 import { normal } from '../src/tensor/math.js';
 import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions } from './common.js';
 

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { noiseSeedOf } from '../../src/flow/train.js';
+import { noiseSeedOf } from '../../src/flow/train-node.js';
 import { readNpyFile } from '../../src/io/files.js';
 import { npyToFloat32, writeNpy } from '../../src/io/npy.js';
 import { normal } from '../../src/tensor/math.js';

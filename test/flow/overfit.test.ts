@@ -6,7 +6,7 @@ import { PairSource } from '../../src/data/datasets.js';
 import { CounterRng } from '../../src/data/mix.js';
 import { flowLoss, logitNormalTimes } from '../../src/flow/rectified.js';
 import { eulerSample } from '../../src/flow/sample.js';
-import { FlowTrainer, freshFlowUNet } from '../../src/flow/train.js';
+import { FlowTrainer, freshFlowUNet } from '../../src/flow/train-node.js';
 import { Adam } from '../../src/nn/optim/optimizer.js';
 import { normal } from '../../src/tensor/math.js';
 import { getEngine } from '../helpers.js';

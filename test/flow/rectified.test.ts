@@ -6,7 +6,7 @@ import { noGrad } from '../../src/autograd/tape.js';
 import { CounterRng } from '../../src/data/mix.js';
 import { dropLabels, flowLoss, interpolate, logitNormalTimes } from '../../src/flow/rectified.js';
 import { eulerSample, velocity } from '../../src/flow/sample.js';
-import { freshFlowUNet } from '../../src/flow/train.js';
+import { freshFlowUNet } from '../../src/flow/train-node.js';
 import { getEngine, randArray, relErr } from '../helpers.js';
 import { TINY } from './tiny.js';
 

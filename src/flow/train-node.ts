@@ -24,7 +24,7 @@ import { Adam } from '../nn/optim/optimizer.js';
 import { loadCheckpoint, optimizerPathOf, writeFilesTogether, type CheckpointSidecar } from '../train/checkpoint.js';
 import { normal } from '../tensor/math.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { FlowBatcher, type FlowBatch } from './data.js';
+import { FlowBatcher, type FlowBatch } from './data-node.js';
 import { dropLabels, flowLoss, logitNormalTimes } from './rectified.js';
 
 export interface FlowTrainOptions {

@@ -13,7 +13,7 @@ import { npyToFloat32, writeNpy } from '../io/npy.js';
 import { mip, strip, toGrey8, type Image8 } from '../io/png.js';
 import type { FlowUNet } from '../models/flow-unet.js';
 import { normal } from '../tensor/math.js';
-import { noiseSeedOf } from './train.js';
+import { noiseSeedOf } from './train-node.js';
 import { eulerSample } from './sample.js';
 
 export interface MaskRef {
