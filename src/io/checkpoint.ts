@@ -26,23 +26,37 @@ export interface LoadedWeights {
  * input_block.* ↔ skip_layers.downsample.*, downsamples.{i}.* ↔ skip_layers.(next_layer.)^{i+1}downsample.*,
  * bottleneck.* ↔ skip_layers.(next_layer.)^5*, upsamples.{j}.* ↔ skip_layers.(next_layer.)^{4−j}upsample.*.
  */
-export function dynunetAliasOf(key: string): string | null {
+export function dynunetAliasOf(key: string, levels = 6): string | null {
+  // A DynUNet of L levels has input_block, downsamples 0..L-3, the bottleneck and upsamples 0..L-2; skip_layers
+  // nests one next_layer per level, the bottleneck innermost and upsamples.0 (the deepest decoder) one level out.
+  const downs = levels - 2;
   let m = /^input_block\.(.+)$/.exec(key);
   if (m) return `skip_layers.downsample.${m[1]}`;
   m = /^downsamples\.(\d+)\.(.+)$/.exec(key);
   if (m) return `skip_layers.${'next_layer.'.repeat(Number(m[1]) + 1)}downsample.${m[2]}`;
   m = /^bottleneck\.(.+)$/.exec(key);
-  if (m) return `skip_layers.${'next_layer.'.repeat(5)}${m[1]}`;
+  if (m) return `skip_layers.${'next_layer.'.repeat(downs + 1)}${m[1]}`;
   m = /^upsamples\.(\d+)\.(.+)$/.exec(key);
-  if (m) return `skip_layers.${'next_layer.'.repeat(4 - Number(m[1]))}upsample.${m[2]}`;
+  if (m) return `skip_layers.${'next_layer.'.repeat(downs - Number(m[1]))}upsample.${m[2]}`;
   return null;
+}
+
+/** The number of levels of a DynUNet state dict: its downsamples plus the input block and the bottleneck. */
+export function dynunetLevels(keys: Iterable<string>): number {
+  let maxDown = -1;
+  for (const k of keys) {
+    const m = /^downsamples\.(\d+)\./.exec(k);
+    if (m) maxDown = Math.max(maxDown, Number(m[1]));
+  }
+  return maxDown + 3;
 }
 
 /** The canonical tensors plus their DynUNet `skip_layers.*` aliases (the same records), in state_dict order. */
 export function withDynunetAliases(tensors: Map<string, TensorRecord>): Map<string, TensorRecord> {
   const out = new Map(tensors);
+  const levels = dynunetLevels(tensors.keys());
   for (const [k, t] of tensors) {
-    const a = dynunetAliasOf(k);
+    const a = dynunetAliasOf(k, levels);
     if (a && !out.has(a)) out.set(a, t);
   }
   return out;

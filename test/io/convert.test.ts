@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTorch, stateDict } from '../../src/io/torch.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { loadWeights, withDynunetAliases, dynunetAliasOf, withAliases } from '../../src/io/checkpoint.js';
+import { loadWeights, withDynunetAliases, dynunetAliasOf, dynunetLevels, withAliases } from '../../src/io/checkpoint.js';
+import type { TensorRecord } from '../../src/io/tensors.js';
+import { DynUNet } from '../../src/models/dynunet.js';
+import { getEngine } from '../helpers.js';
 import { readVolume } from '../../src/io/volume.js';
 import { readNpz } from '../../src/io/npz.js';
 
@@ -62,13 +65,27 @@ describe('vesselfm convert: checkpoints', () => {
     expect(list.length).toBe(180);
     const canonical = list.filter((k) => !k.startsWith('skip_layers.'));
     expect(canonical.length).toBe(91);
-    const aliases = new Set(canonical.map(dynunetAliasOf).filter((a): a is string => a !== null));
+    const aliases = new Set(canonical.map((k) => dynunetAliasOf(k)).filter((a): a is string => a !== null));
     expect(aliases).toEqual(new Set(list.filter((k) => k.startsWith('skip_layers.'))));
     // and the canonical keys hold the stated number of unique parameters
     let n = 0;
     for (const [k, shape] of file.keys) if (!k.startsWith('skip_layers.')) n += shape.reduce((a, b) => a * b, 1);
     expect(n).toBe(file.params_unique);
     expect(n).toBe(31_418_977);
+  });
+  it('the alias rule follows the depth: 4- and 5-level DynUNets get exactly their own skip_layers keys', async () => {
+    const e = await getEngine();
+    for (const filters of [[2, 2, 2, 2], [2, 2, 2, 2, 2]]) {
+      const net = new DynUNet(e, { filters });
+      try {
+        const keys = [...net.stateDict().keys()];
+        const canonical = new Map(keys.filter((k) => !k.startsWith('skip_layers.')).map((k) => [k, { dtype: 'f32', shape: [1], data: new Float32Array(1) } as unknown as TensorRecord]));
+        expect(dynunetLevels(canonical.keys())).toBe(filters.length);
+        expect([...withDynunetAliases(canonical).keys()].sort()).toEqual(keys.sort());
+      } finally {
+        net.dispose();
+      }
+    }
   });
   it('a Lightning checkpoint: state_dict found, model. removed, sidecar and optimizer tensors written', () => {
     const out = join(dir, 'light.safetensors');
