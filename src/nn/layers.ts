@@ -22,20 +22,32 @@ export interface ConvOptions {
   generator?: Generator;
 }
 
-/** nn.Conv3d: weight (out, in, kD, kH, kW) Kaiming-uniform(a = √5), bias U(±1/√fan_in). */
-export class Conv3d extends Module {
+/**
+ * The parameters and geometry PyTorch's convolution modules share: weight Kaiming-uniform(a = √5) with fan_in
+ * computed from the weight's dims 1.. (PyTorch's rule, so a transposed conv's fan_in is out·k³), bias U(±1/√fan_in).
+ * `transposed` only swaps the weight's first two dims to (in, out, k…).
+ */
+abstract class ConvNd extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter | null;
   readonly stride: [number, number, number];
   readonly padding: [number, number, number];
-  constructor(e: Engine, readonly inChannels: number, readonly outChannels: number, kernel: Triple, o: ConvOptions = {}) {
+  constructor(e: Engine, readonly inChannels: number, readonly outChannels: number, kernel: Triple, o: ConvOptions, transposed: boolean) {
     super();
     const k = triple(kernel);
     this.stride = triple(o.stride ?? 1);
     this.padding = triple(o.padding ?? 0);
     const gen = o.generator ?? defaultGenerator(e);
-    this.weight = this.registerParameter('weight', Parameter.from(kaimingUniformDefault(e.empty([outChannels, inChannels, ...k]), gen)));
+    const dims = transposed ? [inChannels, outChannels] : [outChannels, inChannels];
+    this.weight = this.registerParameter('weight', Parameter.from(kaimingUniformDefault(e.empty([...dims, ...k]), gen)));
     this.bias = this.registerParameter('bias', o.bias === false ? null : Parameter.from(biasUniformDefault(e.empty([outChannels]), this.weight.shape, gen)));
+  }
+}
+
+/** nn.Conv3d: weight (out, in, kD, kH, kW). */
+export class Conv3d extends ConvNd {
+  constructor(e: Engine, inChannels: number, outChannels: number, kernel: Triple, o: ConvOptions = {}) {
+    super(e, inChannels, outChannels, kernel, o, false);
   }
   forward(x: Tensor): Tensor {
     return conv3d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
@@ -43,19 +55,9 @@ export class Conv3d extends Module {
 }
 
 /** nn.ConvTranspose3d: weight (in, out, kD, kH, kW); fan_in = out·k³ as PyTorch computes it. */
-export class ConvTranspose3d extends Module {
-  readonly weight: Parameter;
-  readonly bias: Parameter | null;
-  readonly stride: [number, number, number];
-  readonly padding: [number, number, number];
-  constructor(e: Engine, readonly inChannels: number, readonly outChannels: number, kernel: Triple, o: ConvOptions = {}) {
-    super();
-    const k = triple(kernel);
-    this.stride = triple(o.stride ?? 1);
-    this.padding = triple(o.padding ?? 0);
-    const gen = o.generator ?? defaultGenerator(e);
-    this.weight = this.registerParameter('weight', Parameter.from(kaimingUniformDefault(e.empty([inChannels, outChannels, ...k]), gen)));
-    this.bias = this.registerParameter('bias', o.bias === false ? null : Parameter.from(biasUniformDefault(e.empty([outChannels]), this.weight.shape, gen)));
+export class ConvTranspose3d extends ConvNd {
+  constructor(e: Engine, inChannels: number, outChannels: number, kernel: Triple, o: ConvOptions = {}) {
+    super(e, inChannels, outChannels, kernel, o, true);
   }
   forward(x: Tensor): Tensor {
     return convTranspose3d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
