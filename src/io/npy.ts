@@ -291,32 +291,9 @@ function readNpyUnguarded(bytes: Uint8Array, label = 'npy'): NpyArray {
   if (!info.little) swapBytes(body, info.size);
   const buf = body.buffer;
   let data: NpyData;
-  switch (info.dtype) {
-    case 'bool':
-    case 'uint8':
-      data = new Uint8Array(buf);
-      break;
-    case 'int8':
-      data = new Int8Array(buf);
-      break;
-    case 'int16':
-      data = new Int16Array(buf);
-      break;
-    case 'uint16':
-      data = new Uint16Array(buf);
-      break;
-    case 'int32':
-      data = new Int32Array(buf);
-      break;
-    case 'uint32':
-      data = new Uint32Array(buf);
-      break;
-    case 'float32':
-      data = new Float32Array(buf);
-      break;
-    case 'float64':
-      data = new Float64Array(buf);
-      break;
+  const Plain = PLAIN_ARRAYS[info.dtype];
+  if (Plain) data = new Plain(buf);
+  else switch (info.dtype) {
     case 'float16': {
       let raw = new Uint16Array(buf);
       if (fortran) raw = fortranToC(raw, new Uint16Array(count), shape);
@@ -349,6 +326,19 @@ function readNpyUnguarded(bytes: Uint8Array, label = 'npy'): NpyArray {
   out.data = data;
   return out;
 }
+
+/** The dtypes whose bytes are read as one typed array as they are (after any byte swap). */
+const PLAIN_ARRAYS: Partial<Record<string, new (b: ArrayBufferLike) => NpyData>> = {
+  bool: Uint8Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  float32: Float32Array,
+  float64: Float64Array,
+};
 
 /** Infer the dtype of a typed array for writing. */
 export function dtypeOfData(data: NpyData): NpyDtype {
