@@ -9,7 +9,8 @@ import source from '../shaders/attention.wgsl';
 import blockSource from '../shaders/attention_block.wgsl';
 import { accumulateInto } from './accumulate.js';
 import { concat, slice } from './copy.js';
-import { matmul } from './matmul.js';
+import { matmul, matmulMixed } from './matmul.js';
+import { cast } from './elementwise.js';
 import type { Engine } from '../src/engine.js';
 import { VesselError } from '../src/gpu/errors.js';
 import { params, type Kernel } from '../src/runtime/runtime.js';
@@ -24,13 +25,16 @@ const MAX_DIM = 384;
 
 type Stage = 'FWD' | 'DELTA' | 'DQ' | 'DKV';
 
-function kernel(e: Engine, stage: Stage, D: number, E: number): Kernel {
+function kernel(e: Engine, stage: Stage, D: number, E: number, f16 = false): Kernel {
   const ncd = Math.ceil(D / 64);
   const nce = Math.ceil(E / 64);
   return e.rt.kernel('attention', source, {
     FWD: stage === 'FWD',
     DELTA: stage === 'DELTA',
     DQ: stage === 'DQ',
+    DKV: stage === 'DKV',
+    F16: f16,
+    ACT: f16 ? 'u32' : 'f32',
     RQ,
     NCD: ncd,
     NCE: nce,
@@ -53,7 +57,11 @@ export interface AttnDims {
 export function attentionDims(q: Tensor, k: Tensor, v: Tensor): AttnDims {
   const desc = () => `attention: q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`;
   if (q.rank !== 3 || k.rank !== 3 || v.rank !== 3) throw new VesselError(`${desc()}: expected [batch, tokens, channels] each`);
-  for (const t of [q, k, v]) if (t.dtype !== 'f32') throw new VesselError(`${desc()}: f32 required, got ${t.dtype}`);
+  const dt = q.dtype;
+  if ((dt !== 'f32' && dt !== 'f16') || k.dtype !== dt || v.dtype !== dt) {
+    throw new VesselError(`${desc()}: q, k and v must all be f32 or all f16, got ${q.dtype}, ${k.dtype} and ${v.dtype}`);
+  }
+  if (dt === 'f16' && !q.engine.gpu.hasF16) throw new VesselError(`${desc()}: f16 needs an adapter with shader-f16`);
   const [B, T, D] = q.shape;
   const [Bk, S, Dk] = k.shape;
   const [Bv, Sv, E] = v.shape;
@@ -74,10 +82,29 @@ const pk = (T: number, S: number, D: number, E: number, scale: number) => params
 export function attentionForward(q: Tensor, k: Tensor, v: Tensor, scale: number): { o: Tensor; lse: Tensor } {
   const { B, T, S, D, E } = attentionDims(q, k, v);
   const e = q.engine;
+  const f16 = q.dtype === 'f16';
   const o = e.empty([B, T, E]);
   const lse = e.empty([B, T]);
-  e.rt.dispatch(kernel(e, 'FWD', D, E), [q.binding(), k.binding(), v.binding(), o.binding(), lse.binding()], pk(T, S, D, E, scale), [Math.ceil(T / RQ), B, 1]);
-  return { o, lse };
+  e.rt.dispatch(kernel(e, 'FWD', D, E, f16), [q.binding(), k.binding(), v.binding(), o.binding(), lse.binding()], pk(T, S, D, E, scale), [Math.ceil(T / RQ), B, 1]);
+  return { o: f16 ? narrow(o) : o, lse };
+}
+
+/** Round an f32 result to f16 once (consumes it). The kernels write f32: a packed f16 word would be shared by two invocations. */
+function narrow(t: Tensor): Tensor {
+  const h = cast(t, 'f16');
+  t.dispose();
+  return h;
+}
+
+function narrowIf(f16: boolean, t: Tensor | null): Tensor | null {
+  return f16 && t ? narrow(t) : t;
+}
+
+/** The output gradient must match the output: [B, T, E] in the dtype of q, k, v. */
+function checkGrad(dout: Tensor, q: Tensor, B: number, T: number, E: number): void {
+  if (dout.size !== B * T * E || dout.dtype !== q.dtype) {
+    throw new VesselError(`attention backward: gradient ${fmtShape(dout.shape)} ${dout.dtype} does not match the output [${B}, ${T}, ${E}] ${q.dtype}`);
+  }
 }
 
 /** dQ, dK, dV from the saved inputs, output and LSE and the output gradient dO. */
@@ -92,17 +119,18 @@ export function attentionBackward(
   needs: readonly boolean[] = [true, true, true],
 ): { dq: Tensor | null; dk: Tensor | null; dv: Tensor | null } {
   const { B, T, S, D, E } = attentionDims(q, k, v);
-  if (dout.size !== B * T * E || dout.dtype !== 'f32') throw new VesselError(`attention backward: gradient ${fmtShape(dout.shape)} does not match the output [${B}, ${T}, ${E}]`);
+  checkGrad(dout, q, B, T, E);
   const e = q.engine;
+  const f16 = q.dtype === 'f16';
   const delta = e.empty([B, T]);
-  e.rt.dispatch(kernel(e, 'DELTA', D, E), [o.binding(), dout.binding(), delta.binding()], pk(B * T, S, D, E, scale), grid1D(B * T, 64));
+  e.rt.dispatch(kernel(e, 'DELTA', D, E, f16), [o.binding(), dout.binding(), delta.binding()], pk(B * T, S, D, E, scale), grid1D(B * T, 64));
   let dq: Tensor | null = null;
   let dk: Tensor | null = null;
   let dv: Tensor | null = null;
   if (needs[0]) {
     dq = e.empty([B, T, D]);
     e.rt.dispatch(
-      kernel(e, 'DQ', D, E),
+      kernel(e, 'DQ', D, E, f16),
       [q.binding(), k.binding(), v.binding(), dout.binding(), lse.binding(), delta.binding(), dq.binding()],
       pk(T, S, D, E, scale),
       [Math.ceil(T / RQ), B, 1],
@@ -112,7 +140,7 @@ export function attentionBackward(
     dk = e.empty([B, S, D]);
     dv = e.empty([B, S, E]);
     e.rt.dispatch(
-      kernel(e, 'DKV', D, E),
+      kernel(e, 'DKV', D, E, f16),
       [q.binding(), k.binding(), v.binding(), dout.binding(), lse.binding(), delta.binding(), dk.binding(), dv.binding()],
       pk(T, S, D, E, scale),
       [Math.ceil(S / RQ), B, 1],
@@ -127,7 +155,7 @@ export function attentionBackward(
     }
   }
   delta.dispose();
-  return { dq, dk, dv };
+  return { dq: narrowIf(f16, dq), dk: narrowIf(f16, dk), dv: narrowIf(f16, dv) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -160,6 +188,7 @@ function joinRows(parts: Tensor[]): Tensor {
 export function attentionForwardBlocked(q: Tensor, k: Tensor, v: Tensor, scale: number, budget = BLOCK_BUDGET): { o: Tensor; lse: Tensor } {
   const { B, T, S } = attentionDims(q, k, v);
   const e = q.engine;
+  const f16 = q.dtype === 'f16';
   const R = blockRows(e, B, T, S, budget);
   const os: Tensor[] = [];
   const ls: Tensor[] = [];
@@ -167,11 +196,11 @@ export function attentionForwardBlocked(q: Tensor, k: Tensor, v: Tensor, scale: 
   for (let t0 = 0; t0 < T; t0 += R) {
     const t1 = Math.min(T, t0 + R);
     const qb = rowsOf(q, t0, t1, T);
-    const sc = matmul(qb, k, { transB: true });
+    const sc = mm(qb, k, { transB: true });
     const lb = e.empty([B, t1 - t0]);
     const rows = B * (t1 - t0);
     e.rt.dispatch(ks, [sc.binding(), lb.binding()], params().u32(rows).u32(S).f32(scale).u32(0), grid1D(rows, 1));
-    os.push(matmul(sc, v));
+    os.push(f16 ? matmulMixed(sc, v, { outDtype: 'f16' }) : matmul(sc, v));
     ls.push(lb);
     sc.dispose();
     qb.dispose();
@@ -191,9 +220,11 @@ export function attentionBackwardBlocked(
   budget = BLOCK_BUDGET,
 ): { dq: Tensor | null; dk: Tensor | null; dv: Tensor | null } {
   const { B, T, S, D, E } = attentionDims(q, k, v);
+  checkGrad(dout, q, B, T, E);
   const e = q.engine;
+  const f16 = q.dtype === 'f16';
   const delta = e.empty([B, T]);
-  e.rt.dispatch(kernel(e, 'DELTA', D, E), [o.binding(), dout.binding(), delta.binding()], pk(B * T, S, D, E, scale), grid1D(B * T, 64));
+  e.rt.dispatch(kernel(e, 'DELTA', D, E, f16), [o.binding(), dout.binding(), delta.binding()], pk(B * T, S, D, E, scale), grid1D(B * T, 64));
   const R = blockRows(e, B, T, S, budget);
   const kd = blockKernel(e, false);
   const dqs: Tensor[] = [];
@@ -211,16 +242,21 @@ export function attentionBackwardBlocked(
     const dob = rowsOf(dout, t0, t1, T);
     const lb = rowsOf(lse, t0, t1, T);
     const db = rowsOf(delta, t0, t1, T);
-    const sc = matmul(qb, k, { transB: true });
-    const dp = matmul(dob, v, { transB: true });
+    const sc = mm(qb, k, { transB: true });
+    const dp = mm(dob, v, { transB: true });
     const n = sc.size;
     e.rt.dispatch(kd, [sc.binding(), dp.binding(), lb.binding(), db.binding()], params().u32(B * (t1 - t0)).u32(S).f32(scale).u32(0), grid1D(n, 256));
     // sc now holds P, dp holds dS (scale included)
-    if (needs[2]) dv = add(dv, matmul(sc, dob, { transA: true }));
-    if (needs[1]) dk = add(dk, matmul(dp, qb, { transA: true }));
-    if (needs[0]) dqs.push(matmul(dp, k));
+    if (needs[2]) dv = add(dv, mm(sc, dob, { transA: true }));
+    if (needs[1]) dk = add(dk, mm(dp, qb, { transA: true }));
+    if (needs[0]) dqs.push(mm(dp, k));
     for (const t of [qb, dob, lb, db, sc, dp]) t.dispose();
   }
   delta.dispose();
-  return { dq: needs[0] ? joinRows(dqs) : null, dk, dv };
+  return { dq: narrowIf(f16, needs[0] ? joinRows(dqs) : null), dk: narrowIf(f16, dk), dv: narrowIf(f16, dv) };
+}
+
+/** An f32 product of f32 or f16 operands (the blocked path keeps scores and gradient sums in f32). */
+function mm(a: Tensor, b: Tensor, o: { transA?: boolean; transB?: boolean } = {}): Tensor {
+  return a.dtype === 'f32' && b.dtype === 'f32' ? matmul(a, b, o) : matmulMixed(a, b, { ...o, outDtype: 'f32' });
 }

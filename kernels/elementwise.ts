@@ -279,12 +279,21 @@ function binaryExpr(op: BinaryOp, d: DType): { expr: string; ft?: DType } {
   }
 }
 
+/** Mixed precision: an f16 activation and an f32 operand (a parameter, a per-channel term) in either order. */
+function isMixedPair(a: Tensor, b: Tensor): boolean {
+  return (a.dtype === 'f16' && b.dtype === 'f32') || (a.dtype === 'f32' && b.dtype === 'f16');
+}
+const MIXED_OPS: readonly BinaryOp[] = ['add', 'sub', 'mul', 'div'];
+const MIXED_SYM: Partial<Record<BinaryOp, string>> = { add: '+', sub: '-', mul: '*', div: '/' };
+
 /**
- * a ∘ b with NumPy broadcasting. Integer division truncates toward zero (division by zero yields a, as WGSL
+ * a ∘ b with NumPy broadcasting. add, sub, mul and div also take one f16 and one f32 operand (mixed precision):
+ * both are widened to f32, the op runs in f32 and the f16 result is rounded once (out of range → ±inf). Integer division truncates toward zero (division by zero yields a, as WGSL
  * defines it); maximum/minimum propagate NaN; pow follows NumPy for negative bases with integral exponents.
  */
 export function binary(op: BinaryOp, a: Tensor, b: Tensor, out?: Tensor): Tensor {
   if (!BINARY_OPS.includes(op)) throw new VesselError(`Unknown binary op "${op}"`);
+  if (isMixedPair(a, b) && MIXED_OPS.includes(op)) return run({ op, outDtype: 'f16', expr: `ew_f16(f32(a) ${MIXED_SYM[op]} f32(b))` }, [a, b], out);
   checkSameDType(op, a, b);
   checkDType(op, a, BINARY_ALLOWED[op]);
   return run({ op, outDtype: a.dtype, ...binaryExpr(op, a.dtype) }, [a, b], out);

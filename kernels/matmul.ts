@@ -16,6 +16,7 @@ import type { GpuDevice } from '../src/gpu/device.js';
 import { params, type Binding, type Kernel } from '../src/runtime/runtime.js';
 import { fmtShape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { cast as castTensor } from './elementwise.js';
 
 export interface MatmulVariant {
   name: string;
@@ -418,4 +419,41 @@ function record(
     .u32(sb.max)
     .u32(lda);
   rt.dispatch(kernel, [sa.binding, sb.binding, sc.binding], u, groups);
+}
+
+// ---- mixed precision (f16 activations, f32 parameters) -----------------------------------------------------------
+
+export interface MixedMatmulOptions extends MatmulOptions {
+  /** dtype of C (default: f16 when either operand is f16, else f32). */
+  outDtype?: 'f32' | 'f16';
+}
+
+/**
+ * C = op(A)·op(B) where A and/or B may be f16 (shader-f16 adapters). Every product and sum is f32: f16 operands are
+ * widened to f32 copies (exact), the f32 kernels above run unchanged, and C is rounded to f16 once when asked. The
+ * widened copies live only for this call; in the networks the f16 operands here are small (time-embedding MLPs,
+ * attention blocks), the big activations go through the convolution kernels. With two f32 operands and no
+ * outDtype this is exactly `matmul`.
+ */
+export function matmulMixed(a: Tensor, b: Tensor, opts: MixedMatmulOptions = {}): Tensor {
+  const anyHalf = a.dtype === 'f16' || b.dtype === 'f16';
+  const outDtype = opts.outDtype ?? (anyHalf ? 'f16' : 'f32');
+  for (const [t, nm] of [[a, 'A'], [b, 'B']] as const) {
+    if (t.dtype !== 'f32' && t.dtype !== 'f16') {
+      throw new VesselError(`matmul: ${nm} ${fmtShape(t.shape)} is ${t.dtype}; f32 or f16 operands required`);
+    }
+  }
+  if (anyHalf && !a.engine.gpu.hasF16) throw new VesselError('matmul: f16 operands need an adapter with shader-f16');
+  const wa = a.dtype === 'f16' ? castTensor(a, 'f32') : a;
+  const wb = b.dtype === 'f16' ? castTensor(b, 'f32') : b;
+  try {
+    const c = matmul(wa, wb, opts);
+    if (outDtype === 'f32') return c;
+    const h = castTensor(c, 'f16');
+    c.dispose();
+    return h;
+  } finally {
+    if (wa !== a) wa.dispose();
+    if (wb !== b) wb.dispose();
+  }
 }

@@ -112,19 +112,28 @@ function run(src: Tensor, dst: Tensor, g: UpsampleGeometry, mode: UpsampleMode, 
   for (const v of g.ins) pr.u32(v);
   for (const v of g.outs) pr.u32(v);
   for (const v of t.off) pr.u32(v);
-  const k = e.rt.kernel('upsample', source, { WG, GRAD: grad, NEAREST: mode === 'nearest' });
-  e.rt.dispatch(k, [t.tab.binding(), src.binding(), dst.binding()], pr, grid1D(n, WG));
+  const f16 = src.dtype === 'f16';
+  const k = e.rt.kernel('upsample', source, { WG, GRAD: grad, NEAREST: mode === 'nearest', F16: f16 });
+  // f16: one invocation per output word (two elements)
+  e.rt.dispatch(k, [t.tab.binding(), src.binding(), dst.binding()], pr, grid1D(f16 ? Math.ceil(n / 2) : n, WG));
 }
 
+function checkDtype(t: Tensor, what: string): void {
+  if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new VesselError(`upsample: ${what} ${fmtShape(t.shape)} must be f32 or f16, got ${t.dtype}`);
+  if (t.dtype === 'f16' && !t.engine.gpu.hasF16) throw new VesselError(`upsample: f16 ${what} ${fmtShape(t.shape)} needs an adapter with shader-f16`);
+}
+
+/** y in x's dtype (f32, or f16 interpolated in f32 and rounded once). */
 export function upsampleForward(x: Tensor, g: UpsampleGeometry, mode: UpsampleMode): Tensor {
-  if (x.dtype !== 'f32') throw new VesselError(`upsample: input ${fmtShape(x.shape)} must be f32, got ${x.dtype}`);
-  const y = x.engine.empty([x.shape[0], x.shape[1], ...g.outs]);
+  checkDtype(x, 'input');
+  const y = x.engine.empty([x.shape[0], x.shape[1], ...g.outs], x.dtype);
   run(x, y, g, mode, false);
   return y;
 }
 
 export function upsampleBackward(gy: Tensor, g: UpsampleGeometry, mode: UpsampleMode, xShape: readonly number[]): Tensor {
-  const gx = gy.engine.empty(xShape);
+  checkDtype(gy, 'gradient');
+  const gx = gy.engine.empty(xShape, gy.dtype);
   run(gy, gx, g, mode, true);
   return gx;
 }

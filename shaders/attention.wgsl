@@ -7,20 +7,97 @@
 //   DQ     RQ query rows per workgroup, key tiles recomputed: P = exp(scale·q·k − lse), dS = P·(dO·v − delta),
 //          dQ = scale·Σ dS·k
 //   DKV    RK keys per workgroup, query tiles of 64 recomputed: dV = Σ P·dO, dK = scale·Σ dS·q
+// The three tiled stages share one shape: RQ rows of one operand pair are staged in workgroup memory (wa: D channels,
+// wb: E channels, see stage_rows) and each invocation takes dot products of one row of the other pair against them
+// (row_dots): FWD stages q (wa) against k; DQ stages q, dO against k, v; DKV stages k, v against q, dO.
+// F16: q, k, v, o and dO are f16 (packed two to a u32 word) and read into f32; scores, softmax statistics, every
+// sum and every output (O, LSE, delta, dQ, dK, dV) are f32 — kernels/attention.ts rounds O and the gradients once.
+#if ${F16}
+enable f16;
+#endif
 struct Params { t: u32, s: u32, d: u32, e: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 const TILE = 64u;
 const NEG = -3.0e38;
 
-#if ${FWD}
+#if ${DELTA}
+@group(0) @binding(1) var<storage, read> o: array<${ACT}>;
+@group(0) @binding(2) var<storage, read> dout: array<${ACT}>;
+@group(0) @binding(3) var<storage, read_write> delta: array<f32>;
+#if ${F16}
+fn ld_o(i: u32) -> f32 { return f32(bitcast<vec2<f16>>(o[i >> 1u])[i & 1u]); }
+fn ld_g(i: u32) -> f32 { return f32(bitcast<vec2<f16>>(dout[i >> 1u])[i & 1u]); }
+#else
+fn ld_o(i: u32) -> f32 { return o[i]; }
+fn ld_g(i: u32) -> f32 { return dout[i]; }
+#endif
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  // p.t here is the total number of rows B·T
+  let row = gid.y * nwg.x * 64u + gid.x;
+  if (row >= p.t) { return; }
+  var s = 0.0;
+  for (var e = 0u; e < p.e; e++) { s += ld_o(row * p.e + e) * ld_g(row * p.e + e); }
+  delta[row] = s;
+}
+#else
 const RQ = ${RQ}u;
+@group(0) @binding(1) var<storage, read> q: array<${ACT}>;
+@group(0) @binding(2) var<storage, read> k: array<${ACT}>;
+@group(0) @binding(3) var<storage, read> v: array<${ACT}>;
+#if ${F16}
+fn ld_q(i: u32) -> f32 { return f32(bitcast<vec2<f16>>(q[i >> 1u])[i & 1u]); }
+fn ld_k(i: u32) -> f32 { return f32(bitcast<vec2<f16>>(k[i >> 1u])[i & 1u]); }
+fn ld_v(i: u32) -> f32 { return f32(bitcast<vec2<f16>>(v[i >> 1u])[i & 1u]); }
+#else
+fn ld_q(i: u32) -> f32 { return q[i]; }
+fn ld_k(i: u32) -> f32 { return k[i]; }
+fn ld_v(i: u32) -> f32 { return v[i]; }
+#endif
+var<workgroup> wa: array<f32, ${RQD}>;
+
+// wa[r, c] = A[(base + r0 + r)·D + c] for r < RQ (zeros past row `rows`), B likewise into wb with E channels.
+fn stage_rows(lid: u32, r0: u32, rows: u32, base: u32) {
+  for (var i = lid; i < RQ * p.d; i += 64u) {
+    let r = r0 + i / p.d;
+    wa[i] = select(0.0, ld_a((base + min(r, rows - 1u)) * p.d + i % p.d), r < rows);
+  }
+#if ${FWD}
+#else
+  for (var i = lid; i < RQ * p.e; i += 64u) {
+    let r = r0 + i / p.e;
+    wb[i] = select(0.0, ld_b((base + min(r, rows - 1u)) * p.e + i % p.e), r < rows);
+  }
+#endif
+}
+
+// The RQ dot products of the staged rows with one row of the other pair: x[r] = Σ_c wa[r, c]·X[xb + c] and (not in
+// FWD) y[r] = Σ_c wb[r, c]·Y[yb + c].
+struct Dots { x: array<f32, ${RQ}>, y: array<f32, ${RQ}> }
+fn row_dots(xb: u32, yb: u32) -> Dots {
+  var d: Dots;
+  for (var r = 0u; r < RQ; r++) { d.x[r] = 0.0; d.y[r] = 0.0; }
+  for (var c = 0u; c < p.d; c++) {
+    let xv = ld_x(xb + c);
+    for (var r = 0u; r < RQ; r++) { d.x[r] += wa[r * p.d + c] * xv; }
+  }
+#if ${FWD}
+#else
+  for (var c = 0u; c < p.e; c++) {
+    let yv = ld_y(yb + c);
+    for (var r = 0u; r < RQ; r++) { d.y[r] += wb[r * p.e + c] * yv; }
+  }
+#endif
+  return d;
+}
+#endif
+
+#if ${FWD}
 const NC = ${NCE}u;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> o: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-var<workgroup> qs: array<f32, ${RQD}>;
+fn ld_a(i: u32) -> f32 { return ld_q(i); }
+fn ld_x(i: u32) -> f32 { return ld_k(i); }
 var<workgroup> ps: array<f32, ${RQT}>;
 var<workgroup> rowm: array<f32, ${RQ}>;
 var<workgroup> rowl: array<f32, ${RQ}>;
@@ -29,10 +106,7 @@ var<workgroup> rowc: array<f32, ${RQ}>;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let bi = wid.y;
   let t0 = wid.x * RQ;
-  for (var i = lid; i < RQ * p.d; i += 64u) {
-    let t = t0 + i / p.d;
-    qs[i] = select(0.0, q[(bi * p.t + min(t, p.t - 1u)) * p.d + i % p.d], t < p.t);
-  }
+  stage_rows(lid, t0, p.t, bi * p.t);
   if (lid < RQ) {
     rowm[lid] = NEG;
     rowl[lid] = 0.0;
@@ -42,14 +116,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   workgroupBarrier();
   for (var s0 = 0u; s0 < p.s; s0 += TILE) {
     let sj = s0 + lid;
-    var sc: array<f32, ${RQ}>;
-    for (var r = 0u; r < RQ; r++) { sc[r] = 0.0; }
     if (sj < p.s) {
-      let kb = (bi * p.s + sj) * p.d;
-      for (var c = 0u; c < p.d; c++) {
-        let kv = k[kb + c];
-        for (var r = 0u; r < RQ; r++) { sc[r] += qs[r * p.d + c] * kv; }
-      }
+      let sc = row_dots((bi * p.s + sj) * p.d, 0u).x;
       for (var r = 0u; r < RQ; r++) { ps[r * TILE + lid] = sc[r] * p.scale; }
     } else {
       for (var r = 0u; r < RQ; r++) { ps[r * TILE + lid] = NEG; }
@@ -81,7 +149,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       for (var jc = 0u; jc < NC; jc++) {
         let c = lid + 64u * jc;
         if (c < p.e) {
-          let vv = v[vb + c];
+          let vv = ld_v(vb + c);
           for (var r = 0u; r < RQ; r++) { acc[r * NC + jc] += ps[r * TILE + j] * vv; }
         }
       }
@@ -100,31 +168,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
   }
 }
-#elif ${DELTA}
-@group(0) @binding(1) var<storage, read> o: array<f32>;
-@group(0) @binding(2) var<storage, read> dout: array<f32>;
-@group(0) @binding(3) var<storage, read_write> delta: array<f32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  // p.t here is the total number of rows B·T
-  let row = gid.y * nwg.x * 64u + gid.x;
-  if (row >= p.t) { return; }
-  var s = 0.0;
-  for (var e = 0u; e < p.e; e++) { s += o[row * p.e + e] * dout[row * p.e + e]; }
-  delta[row] = s;
-}
 #elif ${DQ}
-const RQ = ${RQ}u;
 const NC = ${NCD}u;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> dout: array<f32>;
+@group(0) @binding(4) var<storage, read> dout: array<${ACT}>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
 @group(0) @binding(6) var<storage, read> delta: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
-var<workgroup> qs: array<f32, ${RQD}>;
-var<workgroup> dos: array<f32, ${RQE}>;
+#if ${F16}
+fn ld_g(i: u32) -> f32 { return f32(bitcast<vec2<f16>>(dout[i >> 1u])[i & 1u]); }
+#else
+fn ld_g(i: u32) -> f32 { return dout[i]; }
+#endif
+fn ld_a(i: u32) -> f32 { return ld_q(i); }
+fn ld_b(i: u32) -> f32 { return ld_g(i); }
+fn ld_x(i: u32) -> f32 { return ld_k(i); }
+fn ld_y(i: u32) -> f32 { return ld_v(i); }
+var<workgroup> wb: array<f32, ${RQE}>;
 var<workgroup> ps: array<f32, ${RQT}>;
 var<workgroup> rl: array<f32, ${RQ}>;
 var<workgroup> rd: array<f32, ${RQ}>;
@@ -132,14 +191,7 @@ var<workgroup> rd: array<f32, ${RQ}>;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let bi = wid.y;
   let t0 = wid.x * RQ;
-  for (var i = lid; i < RQ * p.d; i += 64u) {
-    let t = t0 + i / p.d;
-    qs[i] = select(0.0, q[(bi * p.t + min(t, p.t - 1u)) * p.d + i % p.d], t < p.t);
-  }
-  for (var i = lid; i < RQ * p.e; i += 64u) {
-    let t = t0 + i / p.e;
-    dos[i] = select(0.0, dout[(bi * p.t + min(t, p.t - 1u)) * p.e + i % p.e], t < p.t);
-  }
+  stage_rows(lid, t0, p.t, bi * p.t);
   if (lid < RQ) {
     let t = min(t0 + lid, p.t - 1u);
     rl[lid] = lse[bi * p.t + t];
@@ -151,22 +203,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   for (var s0 = 0u; s0 < p.s; s0 += TILE) {
     let sj = s0 + lid;
     if (sj < p.s) {
-      var sc: array<f32, ${RQ}>;
-      var dp: array<f32, ${RQ}>;
-      for (var r = 0u; r < RQ; r++) { sc[r] = 0.0; dp[r] = 0.0; }
-      let kb = (bi * p.s + sj) * p.d;
-      for (var c = 0u; c < p.d; c++) {
-        let kv = k[kb + c];
-        for (var r = 0u; r < RQ; r++) { sc[r] += qs[r * p.d + c] * kv; }
-      }
-      let vb = (bi * p.s + sj) * p.e;
-      for (var c = 0u; c < p.e; c++) {
-        let vv = v[vb + c];
-        for (var r = 0u; r < RQ; r++) { dp[r] += dos[r * p.e + c] * vv; }
-      }
+      let dots = row_dots((bi * p.s + sj) * p.d, (bi * p.s + sj) * p.e);
       for (var r = 0u; r < RQ; r++) {
-        let pr = exp(sc[r] * p.scale - rl[r]);
-        ps[r * TILE + lid] = pr * (dp[r] - rd[r]);
+        let pr = exp(dots.x[r] * p.scale - rl[r]);
+        ps[r * TILE + lid] = pr * (dots.y[r] - rd[r]);
       }
     } else {
       for (var r = 0u; r < RQ; r++) { ps[r * TILE + lid] = 0.0; }
@@ -178,7 +218,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       for (var jc = 0u; jc < NC; jc++) {
         let c = lid + 64u * jc;
         if (c < p.d) {
-          let kv = k[kb + c];
+          let kv = ld_k(kb + c);
           for (var r = 0u; r < RQ; r++) { acc[r * NC + jc] += ps[r * TILE + j] * kv; }
         }
       }
@@ -195,64 +235,49 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
   }
 }
-#else
-const RK = ${RQ}u;
+#elif ${DKV}
 const NCD = ${NCD}u;
 const NCE = ${NCE}u;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> dout: array<f32>;
+@group(0) @binding(4) var<storage, read> dout: array<${ACT}>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
 @group(0) @binding(6) var<storage, read> delta: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
-var<workgroup> ks: array<f32, ${RQD}>;
-var<workgroup> vs: array<f32, ${RQE}>;
+#if ${F16}
+fn ld_g(i: u32) -> f32 { return f32(bitcast<vec2<f16>>(dout[i >> 1u])[i & 1u]); }
+#else
+fn ld_g(i: u32) -> f32 { return dout[i]; }
+#endif
+fn ld_a(i: u32) -> f32 { return ld_k(i); }
+fn ld_b(i: u32) -> f32 { return ld_v(i); }
+fn ld_x(i: u32) -> f32 { return ld_q(i); }
+fn ld_y(i: u32) -> f32 { return ld_g(i); }
+var<workgroup> wb: array<f32, ${RQE}>;
 var<workgroup> pp: array<f32, ${RQT}>;
 var<workgroup> dd: array<f32, ${RQT}>;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let bi = wid.y;
-  let s0 = wid.x * RK;
-  for (var i = lid; i < RK * p.d; i += 64u) {
-    let s = s0 + i / p.d;
-    ks[i] = select(0.0, k[(bi * p.s + min(s, p.s - 1u)) * p.d + i % p.d], s < p.s);
-  }
-  for (var i = lid; i < RK * p.e; i += 64u) {
-    let s = s0 + i / p.e;
-    vs[i] = select(0.0, v[(bi * p.s + min(s, p.s - 1u)) * p.e + i % p.e], s < p.s);
-  }
+  let s0 = wid.x * RQ;
+  stage_rows(lid, s0, p.s, bi * p.s);
   var ak: array<f32, ${RQNCD}>;
   var av: array<f32, ${RQNCE}>;
-  for (var i = 0u; i < RK * NCD; i++) { ak[i] = 0.0; }
-  for (var i = 0u; i < RK * NCE; i++) { av[i] = 0.0; }
+  for (var i = 0u; i < RQ * NCD; i++) { ak[i] = 0.0; }
+  for (var i = 0u; i < RQ * NCE; i++) { av[i] = 0.0; }
   workgroupBarrier();
   for (var t0 = 0u; t0 < p.t; t0 += TILE) {
     let t = t0 + lid;
     if (t < p.t) {
-      var sc: array<f32, ${RQ}>;
-      var dp: array<f32, ${RQ}>;
-      for (var r = 0u; r < RK; r++) { sc[r] = 0.0; dp[r] = 0.0; }
-      let qb = (bi * p.t + t) * p.d;
-      for (var c = 0u; c < p.d; c++) {
-        let qv = q[qb + c];
-        for (var r = 0u; r < RK; r++) { sc[r] += ks[r * p.d + c] * qv; }
-      }
-      let ob = (bi * p.t + t) * p.e;
-      for (var c = 0u; c < p.e; c++) {
-        let g = dout[ob + c];
-        for (var r = 0u; r < RK; r++) { dp[r] += vs[r * p.e + c] * g; }
-      }
+      let dots = row_dots((bi * p.t + t) * p.d, (bi * p.t + t) * p.e);
       let l = lse[bi * p.t + t];
       let dl = delta[bi * p.t + t];
-      for (var r = 0u; r < RK; r++) {
-        let pr = exp(sc[r] * p.scale - l);
+      for (var r = 0u; r < RQ; r++) {
+        let pr = exp(dots.x[r] * p.scale - l);
         pp[r * TILE + lid] = pr;
-        dd[r * TILE + lid] = pr * (dp[r] - dl);
+        dd[r * TILE + lid] = pr * (dots.y[r] - dl);
       }
     } else {
-      for (var r = 0u; r < RK; r++) {
+      for (var r = 0u; r < RQ; r++) {
         pp[r * TILE + lid] = 0.0;
         dd[r * TILE + lid] = 0.0;
       }
@@ -264,22 +289,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       for (var jc = 0u; jc < NCD; jc++) {
         let c = lid + 64u * jc;
         if (c < p.d) {
-          let qv = q[qb + c];
-          for (var r = 0u; r < RK; r++) { ak[r * NCD + jc] += dd[r * TILE + i] * qv; }
+          let qv = ld_q(qb + c);
+          for (var r = 0u; r < RQ; r++) { ak[r * NCD + jc] += dd[r * TILE + i] * qv; }
         }
       }
       let ob = (bi * p.t + t0 + i) * p.e;
       for (var jc = 0u; jc < NCE; jc++) {
         let c = lid + 64u * jc;
         if (c < p.e) {
-          let g = dout[ob + c];
-          for (var r = 0u; r < RK; r++) { av[r * NCE + jc] += pp[r * TILE + i] * g; }
+          let g = ld_g(ob + c);
+          for (var r = 0u; r < RQ; r++) { av[r * NCE + jc] += pp[r * TILE + i] * g; }
         }
       }
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < RK; r++) {
+  for (var r = 0u; r < RQ; r++) {
     let s = s0 + r;
     if (s < p.s) {
       for (var jc = 0u; jc < NCD; jc++) {

@@ -33,6 +33,27 @@ function owned(t: Tensor, shape: Shape): Tensor {
   return r;
 }
 
+/**
+ * The gradient of an operand of `shape` and `dtype` from `g` (a broadcast result). In mixed precision an f32
+ * operand (a parameter) of an f16 result gets an f32 gradient: g is widened before the sum, so the sum is f32 all
+ * the way; an f16 operand of an f32 result gets its sum rounded once. Consumes nothing.
+ */
+export function gradTo(g: Tensor, shape: Shape, dtype: DType): Tensor {
+  if (g.dtype === dtype) return sumToShape(g, shape);
+  if (dtype === 'f32') return owned(m.cast(g, 'f32'), shape);
+  const s = sumToShape(g, shape);
+  const r = m.cast(s, dtype);
+  s.dispose();
+  return r;
+}
+
+/** gradTo, consuming `t`. */
+function ownedTo(t: Tensor, shape: Shape, dtype: DType): Tensor {
+  const r = gradTo(t, shape, dtype);
+  t.dispose();
+  return r;
+}
+
 const isT = (x: Operand): x is Tensor => x instanceof Tensor;
 
 export function add(a: Tensor, b: Operand): Tensor {
@@ -40,7 +61,8 @@ export function add(a: Tensor, b: Operand): Tensor {
   const bt = isT(b) ? b : null;
   if (!needsGrad(a, bt)) return y;
   const [sa, sb] = [a.shape, bt?.shape ?? []];
-  record('add', [a, bt], [y], [], ([gy], needs) => [needs[0] ? sumToShape(gy!, sa) : null, needs[1] ? sumToShape(gy!, sb) : null]);
+  const [da, db] = [a.dtype, bt?.dtype ?? a.dtype];
+  record('add', [a, bt], [y], [], ([gy], needs) => [needs[0] ? gradTo(gy!, sa, da) : null, needs[1] ? gradTo(gy!, sb, db) : null]);
   return y;
 }
 
@@ -49,9 +71,10 @@ export function sub(a: Tensor, b: Operand): Tensor {
   const bt = isT(b) ? b : null;
   if (!needsGrad(a, bt)) return y;
   const [sa, sb] = [a.shape, bt?.shape ?? []];
+  const [da, db] = [a.dtype, bt?.dtype ?? a.dtype];
   record('sub', [a, bt], [y], [], ([gy], needs) => [
-    needs[0] ? sumToShape(gy!, sa) : null,
-    needs[1] ? owned(m.mul(gy!, -1), sb) : null,
+    needs[0] ? gradTo(gy!, sa, da) : null,
+    needs[1] ? ownedTo(m.mul(gy!, -1), sb, db) : null,
   ]);
   return y;
 }
@@ -63,11 +86,23 @@ export function mul(a: Tensor, b: Operand): Tensor {
   const as = bt?.requiresGrad ? save(a) : null;
   const bs = a.requiresGrad ? (bt ? save(bt) : null) : null;
   const [sa, sb] = [a.shape, bt?.shape ?? []];
+  const [da, db] = [a.dtype, bt?.dtype ?? a.dtype];
   record('mul', [a, bt], [y], [as, bs].filter((t): t is Tensor => t !== null), ([gy], needs) => [
-    needs[0] ? owned(m.mul(gy!, bs ?? b), sa) : null,
-    needs[1] ? owned(m.mul(gy!, as!), sb) : null,
+    needs[0] ? (da === 'f32' && gy!.dtype === 'f16' && bs ? mulSumF32(gy!, bs, sa) : ownedTo(m.mul(gy!, bs ?? b), sa, da)) : null,
+    // an f32 operand's gradient from f16 factors: widen first, so the product and its sum are f32
+    needs[1] ? (db === 'f32' && gy!.dtype === 'f16' ? mulSumF32(gy!, as!, sb) : ownedTo(m.mul(gy!, as!), sb, db)) : null,
   ]);
   return y;
+}
+
+/** Σ (g·x) down to `shape` in f32, from an f16 g (and x of either float dtype). */
+function mulSumF32(g: Tensor, x: Tensor, shape: Shape): Tensor {
+  const g32 = m.cast(g, 'f32');
+  const x32 = x.dtype === 'f32' ? x : m.cast(x, 'f32');
+  const p = m.mul(g32, x32);
+  g32.dispose();
+  if (x32 !== x) x32.dispose();
+  return owned(p, shape);
 }
 
 /** A view with another shape (differentiable). */
