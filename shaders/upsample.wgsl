@@ -14,7 +14,7 @@ struct Params { n: u32, di: u32, hi: u32, wi: u32, do_: u32, ho: u32, wo: u32, f
 #if ${F16}
 @group(0) @binding(2) var<storage, read> src: array<u32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<u32>;
-fn rd(j: u32) -> f32 { return f32(bitcast<vec2<f16>>(ld(j >> 1u])[j & 1u)); }
+fn rd(j: u32) -> f32 { return f32(bitcast<vec2<f16>>(src[j >> 1u])[j & 1u]); }
 // Round to f16; beyond the f16 range → ±inf (a plain conversion leaves it undefined), so overflow stays visible.
 fn to_f16(a: f32) -> f16 {
   let big = f16(65504.0);
