@@ -1,7 +1,11 @@
 // random: counter-based random tensors from Philox4x32-10 (shaders/lib/philox.wgsl), plus a bit-exact CPU
 // reference. The numbers are a pure function of (seed, offset + element index): the same on every adapter, and
-// independent of how a large tensor is split into chunks for binding.
+// independent of how a large tensor is split into chunks for binding. Words, uniforms and normals are computed
+// with integer arithmetic up to an exact conversion to f32 (normals by a fixed-point inverse CDF, see
+// philox.wgsl), and the affine maps lo + (hi − lo)·u and mean + std·z round the product before the sum on every
+// adapter, so the f32 results are bit-identical everywhere and equal the CPU reference below.
 import philoxSource from '../shaders/lib/philox.wgsl';
+import normalTableSource from '../shaders/lib/philox_normal_table.wgsl';
 import source from '../shaders/random.wgsl';
 import { VesselError } from '../src/gpu/errors.js';
 import { params } from '../src/runtime/runtime.js';
@@ -11,8 +15,18 @@ import type { Shape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { chunkRanges, grid1D } from './util.js';
 
-/** The Philox WGSL library; prepend it to a kernel source to use philox4x32_10 and its helpers. */
-export const PHILOX_WGSL: string = philoxSource;
+/** The Philox WGSL library (with the normal sampler's table); prepend it to a kernel source to use its functions. */
+export const PHILOX_WGSL: string = philoxSource + normalTableSource;
+
+/** PHILOX_NORMAL_TABLE of philox_normal_table.wgsl: the WGSL text is the one source of these numbers. */
+const NORMAL_TABLE: Int32Array = (() => {
+  const m = /array<i32, (\d+)>\(([^)]*)\)/.exec(normalTableSource);
+  const values = m ? m[2].split(',').map((v) => v.trim()).filter((v) => v !== '').map(Number) : [];
+  if (!m || values.length !== Number(m[1]) || values.some((v) => !Number.isInteger(v))) {
+    throw new VesselError('random: shaders/lib/philox_normal_table.wgsl is malformed (run scripts/gen-normal-table.py)');
+  }
+  return Int32Array.from(values);
+})();
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
@@ -60,6 +74,49 @@ export function philoxCpu(ctr: ArrayLike<number>, key: ArrayLike<number>): Uint3
   return Uint32Array.of(c0, c1, c2, c3);
 }
 
+/** floor(c · x / 2^32) for a signed 32-bit c and an unsigned Q32 fraction x (philox_mulhi_su). */
+function mulhiSU(c: number, x: number): number {
+  return (mulhi(c >>> 0, x) - (c < 0 ? x : 0)) | 0;
+}
+
+/** |z| in Q28 for the 31-bit m (philox_normal_q28). */
+function normalQ28(m: number): number {
+  if (m < 64) return NORMAL_TABLE[m];
+  const b = 31 - Math.clz32(m);
+  const piece = (m >>> (b - 3)) & 7;
+  const x = (m << (35 - b)) >>> 0;
+  const i = 64 + ((b - 6) * 8 + piece) * 5;
+  let y = NORMAL_TABLE[i + 4];
+  for (let d = 3; d >= 0; d--) y = (NORMAL_TABLE[i + d] + mulhiSU(y, x)) | 0;
+  return Math.max(y, 0);
+}
+
+const bitsF32 = new Uint32Array(1);
+const valueF32 = new Float32Array(bitsF32.buffer);
+
+/** The f32 nearest (ties to even) to q·2^-28, negated when s is 1 (philox_q28_to_f32; −0 for q = 0, s = 1). */
+function q28ToF32(q: number, s: number): number {
+  if (q === 0) return s ? -0 : 0;
+  const n = 32 - Math.clz32(q);
+  let mant = n <= 24 ? q << (24 - n) : q >>> (n - 24);
+  if (n > 24) {
+    const sh = n - 24;
+    const rem = q & ((1 << sh) - 1);
+    const half = 1 << (sh - 1);
+    if (rem > half || (rem === half && (mant & 1) === 1)) mant++;
+  }
+  bitsF32[0] = ((((n + 97) << 23) + mant) | (s << 31)) >>> 0;
+  return valueF32[0];
+}
+
+/**
+ * The standard normal of one Philox word (philox_normal): the sign is the top bit, the magnitude the inverse normal
+ * CDF at the tail probability (m + 1/2)·2^-32 of the other 31 bits, by integer arithmetic; an exact f32 value.
+ */
+export function normalFromWord(w: number): number {
+  return q28ToF32(normalQ28(w & 0x7fffffff), w >>> 31);
+}
+
 /** philox_unit: top 24 bits × 2^-24, in [0, 1). */
 export function unitCpu(x: number): number {
   return (x >>> 8) * 2 ** -24;
@@ -105,29 +162,30 @@ export function randomBitsCpu(n: number, seed: number, offset = 0, stream = 0): 
   return out;
 }
 
-/** CPU reference of uniform(): float64 values of the f32 the GPU computes before its final rounding. */
+const fr = Math.fround;
+
+/** a + b·x in f32 with the product rounded first, as the kernel computes it (two correctly rounded operations). */
+function affineF32(a: number, b: number, x: number): number {
+  return fr(fr(a) + fr(fr(b) * x));
+}
+
+/**
+ * CPU reference of uniform(): the f32 values the GPU writes (for f32 outputs, bit for bit; f16 outputs are these
+ * rounded to nearest even): min(lo + (hi − lo)·u, the largest f32 below hi), u = philox_unit of the word.
+ */
 export function uniformCpu(n: number, seed: number, lo = 0, hi = 1, offset = 0): Float64Array {
   const bits = randomBitsCpu(n, seed, offset);
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * unitCpu(bits[i]);
+  const cap = largestBelow(hi);
+  for (let i = 0; i < n; i++) out[i] = Math.min(affineF32(lo, hi - lo, unitCpu(bits[i])), cap);
   return out;
 }
 
-/** CPU reference of normal() in float64. */
+/** CPU reference of normal(): the f32 values mean + std·z the GPU writes, bit for bit (z = normalFromWord). */
 export function normalCpu(n: number, seed: number, mean = 0, std = 1, offset = 0): Float64Array {
+  const bits = randomBitsCpu(n, seed, offset);
   const out = new Float64Array(n);
-  const key = seedKey(seed);
-  for (let i = 0; i < n; i++) {
-    const e = offset + i;
-    const b = Math.floor(e / 4);
-    const w = philoxCpu([b % TWO32, Math.floor(b / TWO32), 0, 0], key);
-    const lane = e % 4;
-    const a = w[lane & 2];
-    const c = w[(lane & 2) + 1];
-    const r = Math.sqrt(-2 * Math.log(unitPosCpu(a)));
-    const t = 2 * Math.PI * unitCpu(c);
-    out[i] = mean + std * (lane & 1 ? r * Math.sin(t) : r * Math.cos(t));
-  }
+  for (let i = 0; i < n; i++) out[i] = affineF32(mean, std, normalFromWord(bits[i]));
   return out;
 }
 
@@ -164,6 +222,8 @@ export function randomInto(out: Tensor, mode: Mode, seed: number, offset: number
     OUT_F16: dt === 'f16',
   });
   // uniform: v = lo + (hi − lo)·u, clamped below hi (rounding of the product can otherwise reach hi).
+  // The last parameter is a zero the compiler cannot see: XOR-ing the product's bits with it keeps the product a
+  // rounded f32 on every adapter (no fused multiply-add), so the results equal the CPU reference bit for bit.
   const p1 = a;
   const p2 = mode === 'uniform' ? b - a : b;
   const p3 = mode === 'uniform' ? largestBelow(b) : 0;
@@ -181,7 +241,8 @@ export function randomInto(out: Tensor, mode: Mode, seed: number, offset: number
         .u32(Math.floor(base / TWO32))
         .f32(p1)
         .f32(p2)
-        .f32(p3),
+        .f32(p3)
+        .u32(0),
       grid1D(quads, WG),
     );
   }
@@ -201,7 +262,7 @@ export function uniform(engine: Engine, shape: Shape, lo: number, hi: number, se
   return t;
 }
 
-/** A tensor of normal numbers (Box–Muller) with the given mean and standard deviation. */
+/** A tensor of normal numbers (exact fixed-point inverse CDF, see normalFromWord) with the given mean and std. */
 export function normal(engine: Engine, shape: Shape, mean: number, std: number, seed: number, offset = 0, dtype: DType = 'f32'): Tensor {
   checkShapeDtype(engine, shape, dtype, 'normal');
   if (!(std >= 0) || !Number.isFinite(mean) || !Number.isFinite(std)) throw new VesselError(`normal: need a finite mean and std ≥ 0, got ${mean}, ${std}`);

@@ -1,7 +1,11 @@
 // Random tensors from Philox4x32-10 (prepended: shaders/lib/philox.wgsl). One invocation writes four consecutive
 // elements (whole u32 words for packed f16). Element e = base + local index, a 64-bit number split in two words;
 // it takes lane e mod 4 of block e / 4, so a chunk whose base is not a multiple of 4 straddles two blocks.
-struct Params { n: u32, key0: u32, key1: u32, base_lo: u32, base_hi: u32, p1: f32, p2: f32, p3: f32 }
+// Every value is bit-identical on all adapters: the words and the standard uniforms and normals are integer
+// arithmetic plus an exact conversion; p1 + p2 * x rounds the product first on every adapter because its bits pass
+// through an XOR with opaque (always 0, but unknown to the compiler, so it cannot fuse a multiply-add); f16
+// outputs are rounded to nearest even by integer operations (f16_bits), not by the adapter's conversion.
+struct Params { n: u32, key0: u32, key1: u32, base_lo: u32, base_hi: u32, p1: f32, p2: f32, p3: f32, opaque: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 #if ${MODE_BITS}
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
@@ -11,15 +15,42 @@ struct Params { n: u32, key0: u32, key1: u32, base_lo: u32, base_hi: u32, p1: f3
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 #endif
 
+fn affine(x: vec4f) -> vec4f {
+  let prod = bitcast<vec4f>(bitcast<vec4u>(vec4f(p.p2) * x) ^ vec4u(p.opaque));
+  return vec4f(p.p1) + prod;
+}
+
 fn block_values(blo: u32, bhi: u32) -> vec4f {
   let ctr = vec4u(blo, bhi, 0u, 0u);
   let key = vec2u(p.key0, p.key1);
 #if ${MODE_UNIFORM}
-  let u = philox_uniform4(ctr, key);
-  return min(vec4f(p.p1) + vec4f(p.p2) * u, vec4f(p.p3));
+  return min(affine(philox_uniform4(ctr, key)), vec4f(p.p3));
 #else
-  return vec4f(p.p1) + vec4f(p.p2) * philox_normal4(ctr, key);
+  return affine(philox_normal4(ctr, key));
 #endif
+}
+
+// IEEE binary16 bits of an f32, rounded to nearest even (overflow to infinity, gradual underflow), integers only.
+fn f16_bits(v: f32) -> u32 {
+  let x = bitcast<u32>(v);
+  let sign = (x >> 16u) & 0x8000u;
+  let ex = i32((x >> 23u) & 0xFFu) - 112;
+  var mant = x & 0x7FFFFFu;
+  if (ex >= 31) { return sign | 0x7C00u; }
+  if (ex <= 0) {
+    if (ex < -10) { return sign; }
+    mant = mant | 0x800000u;
+    let sh = u32(14 - ex);
+    var h = mant >> sh;
+    let rem = mant & ((1u << sh) - 1u);
+    let half = 1u << (sh - 1u);
+    if (rem > half || (rem == half && (h & 1u) == 1u)) { h = h + 1u; }
+    return sign | h;
+  }
+  var h = (u32(ex) << 10u) | (mant >> 13u);
+  let rem = mant & 0x1FFFu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) == 1u)) { h = h + 1u; }
+  return sign | h;
 }
 
 @compute @workgroup_size(${WG})
@@ -54,8 +85,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
 #if ${OUT_F16}
   let w = q * 2u;
-  out[w] = pack2x16float(v.xy);
-  if (i0 + 2u < p.n) { out[w + 1u] = pack2x16float(v.zw); }
+  out[w] = f16_bits(v.x) | (f16_bits(v.y) << 16u);
+  if (i0 + 2u < p.n) { out[w + 1u] = f16_bits(v.z) | (f16_bits(v.w) << 16u); }
 #else
   for (var j = 0u; j < 4u; j = j + 1u) {
     if (i0 + j < p.n) { out[i0 + j] = v[j]; }
