@@ -10,7 +10,7 @@ import { Conv3d, ConvTranspose3d, InstanceNorm3d } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { Generator } from '../nn/init.js';
 import { leakyRelu } from '../ops/activation.js';
-import { add } from '../ops/arith.js';
+import { add, checkPrecision, runMixed, type Precision } from '../ops/arith.js';
 import { concat } from '../ops/shape.js';
 import { fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -162,6 +162,11 @@ export class DynUNet extends Module {
   readonly bottleneck: UnetResBlock;
   readonly upsamples: UnetUpBlock[] = [];
   readonly output_block: UnetOutBlock;
+  /**
+   * 'mixed': the input is cast to f16, every activation (and activation gradient) is f16 while the parameters stay
+   * f32, and the logits come back as f32 for the loss. Train with loss scaling (src/nn/optim/scaler.ts).
+   */
+  precision: Precision = 'f32';
 
   constructor(
     readonly engine: Engine,
@@ -208,6 +213,10 @@ export class DynUNet extends Module {
     }
     if (x.shape.slice(2).some((s) => s % d !== 0)) {
       throw new VesselError(`DynUNet input ${fmtShape(x.shape)}: every spatial size must be a multiple of ${d}`);
+    }
+    if (this.precision === 'mixed' && x.dtype === 'f32') {
+      checkPrecision(this.engine, 'mixed', 'DynUNet precision');
+      return runMixed([x], (h) => this.forward(h));
     }
     const skips: Tensor[] = [this.input_block.forward(x)];
     for (const blk of this.downsamples) skips.push(blk.forward(skips[skips.length - 1]));

@@ -15,7 +15,7 @@ import type { Generator } from '../nn/init.js';
 import { defaultGenerator, kaimingUniformDefault, biasUniformDefault } from '../nn/init.js';
 import { Parameter } from '../nn/parameter.js';
 import { silu } from '../ops/activation.js';
-import { add, reshape } from '../ops/arith.js';
+import { add, checkPrecision, reshape, runMixed, type Precision } from '../ops/arith.js';
 import { attention } from '../ops/attention.js';
 import { conv3d } from '../ops/conv.js';
 import { concat, split, transpose } from '../ops/shape.js';
@@ -285,6 +285,8 @@ export class FlowUNet extends Module {
   private readonly outConv: Conv3d;
   /** Activation checkpointing during training (default 'attention', as upstream). */
   checkpointing: FlowCheckpointing = 'attention';
+  /** 'mixed': x_t and the mask are cast to f16, activations stay f16 (parameters and the time embedding f32), the velocity comes back f32. */
+  precision: Precision = 'f32';
 
   constructor(
     readonly engine: Engine,
@@ -395,6 +397,10 @@ export class FlowUNet extends Module {
     }
     if (xt.shape.slice(2).some((s) => s % d !== 0)) throw new VesselError(`FlowUNet input ${fmtShape(xt.shape)}: every spatial size must be a multiple of ${d}`);
     if (t.length !== xt.shape[0]) throw new VesselError(`FlowUNet: ${t.length} time values for a batch of ${xt.shape[0]}`);
+    if (this.precision === 'mixed' && xt.dtype === 'f32') {
+      checkPrecision(this.engine, 'mixed', 'FlowUNet precision');
+      return runMixed([xt, mask], (h, m) => this.forward(h, m, t, y));
+    }
     const ck: FlowCheckpointing = this.training ? this.checkpointing : 'none';
     const emb = this.embed(t, y);
     const x = concat([xt, mask], 1);

@@ -156,3 +156,36 @@ export const sum = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceO
 
 /** Mean over `axes` (all when omitted), differentiable. */
 export const mean = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('mean', x, axes, keepDims);
+
+/**
+ * How a network computes: 'f32' throughout, or 'mixed' — f16 activations (and activation gradients) with f32
+ * parameters, parameter gradients and sums (every kernel accumulates in f32), on adapters with shader-f16.
+ */
+export type Precision = 'f32' | 'mixed';
+
+export const PRECISIONS: readonly Precision[] = ['f32', 'mixed'];
+
+/** Check a --precision value (and that the adapter can run it); one clear error otherwise. */
+export function checkPrecision(engine: { gpu: { hasF16: boolean } }, p: string, what = '--precision'): Precision {
+  if (!(PRECISIONS as readonly string[]).includes(p)) throw new VesselError(`${what} must be f32 or mixed, got "${p}"`);
+  if (p === 'mixed' && !engine.gpu.hasF16) {
+    throw new VesselError(`${what} mixed needs an adapter with the shader-f16 feature; this one has none (use f32)`);
+  }
+  return p as Precision;
+}
+
+/**
+ * Run a network body in mixed precision: the f32 inputs are cast to f16 (differentiably), `fn` runs on them, and its
+ * f16 output is cast back to f32 (for the loss); the temporaries are released, the graph keeps what backward needs.
+ */
+export function runMixed(inputs: readonly Tensor[], fn: (...halves: Tensor[]) => Tensor): Tensor {
+  const halves = inputs.map((x) => cast(x, 'f16'));
+  try {
+    const out = fn(...halves);
+    const y = cast(out, 'f32');
+    out.dispose();
+    return y;
+  } finally {
+    for (const h of halves) h.dispose();
+  }
+}
