@@ -37,7 +37,7 @@ describe('DynUNet', () => {
     }
   });
 
-  it('reproduces PyTorch: logits and loss (< 1e-4), all 91 gradients (whole vector < 5e-4) and one AdamW step (< 2e-3)', async () => {
+  it('reproduces PyTorch: logits and loss (< 1e-4); all 91 gradients and one AdamW step as close to the float64 reference as PyTorch float32 gets', async () => {
     const e = await getEngine();
     const w = loadWeights(resolve(shared, 'dynunet_small.pt'));
     const sd = withAliases(w);
@@ -71,14 +71,20 @@ describe('DynUNet', () => {
       grads.set(n, (await params.get(n)!.grad!.read()) as Float32Array);
     }
 
-    // Every gradient tensor against PyTorch. The output block and the last block's second conv/norm match to ~1e-7;
-    // deeper tensors differ by up to ~3e-3 (input_block.conv3, a one-input 1×1×1 conv before an instance norm whose
-    // true gradient is nearly zero, ~1e-2). That gap is not an error of the kernels: LeakyReLU's kink makes the
-    // gradient jump when a pre-activation changes sign, and an f32 forward always has a few of the 2×64³ voxels per
-    // channel within ~1e-7 of zero whose sign PyTorch's float64 forward decides differently — each flip moves the
-    // sums by 0.99 × that voxel's incoming gradient. dynunet-kinks.test.ts proves it on the last decoder block (our
-    // backward equals float64 to 1e-5 from the same inputs; PyTorch differs by exactly one flip). The bounds below
-    // hold the measured level: the whole gradient vector < 5e-4, every tensor < 2e-2.
+    // Every gradient tensor against PyTorch. The reference is float64; an f32 forward cannot meet 1e-4 on every
+    // gradient here: LeakyReLU's kink makes the gradient jump when a pre-activation changes sign, and among 2×64³
+    // voxels per channel some lie within f32 round-off of zero, so any f32 computation decides a few of them
+    // differently from float64 (dynunet-kinks.test.ts proves one such flip on the last decoder block). PyTorch itself
+    // shows it: scripts/torch/f32_baseline.py runs the fixture's own network in PyTorch float32 from the same weights
+    // and input, and its distance from the float64 reference (test/fixtures/torch/dynunet_small_f32_baseline.json) is
+    // 2.7e-4 on the whole gradient vector, 3.6e-2 on the worst tensor, 85 of 91 tensors over 1e-4, 1.7e-3 after the
+    // AdamW step; PyTorch float64 from the same stored input is within 4e-7. The engine must be at least as close as
+    // PyTorch float32 (a 1.5× margin on the whole vector and the step for other adapters' summation orders).
+    const torchF32 = (JSON.parse(readFileSync(resolve(process.cwd(), 'test/fixtures/torch/dynunet_small_f32_baseline.json'), 'utf8')) as {
+      float32: { gradient_vector: number; worst_gradient: number; worst_step: number; 'gradients_over_1e-4': number };
+      float64: { gradient_vector: number };
+    });
+    expect(torchF32.float64.gradient_vector).toBeLessThan(1e-6);
     const report: [string, number][] = [];
     let num = 0;
     let den = 0;
@@ -93,9 +99,13 @@ describe('DynUNet', () => {
     }
     report.sort((a, b) => b[1] - a[1]);
     const global = Math.sqrt(num / den);
-    console.log(`gradients: whole vector ${global.toExponential(2)}; worst ${report.slice(0, 3).map(([n, r]) => `${n} ${r.toExponential(1)}`).join(', ')}`);
-    expect(global).toBeLessThan(5e-4);
-    expect(report[0][1], report[0][0]).toBeLessThan(2e-2);
+    const over = report.filter(([, r]) => r > 1e-4).length;
+    console.log(
+      `gradients: whole vector ${global.toExponential(2)} (PyTorch f32 ${torchF32.float32.gradient_vector.toExponential(2)}); ` +
+        `${over}/91 tensors over 1e-4 (PyTorch f32 ${torchF32.float32['gradients_over_1e-4']}); worst ${report.slice(0, 3).map(([n, r]) => `${n} ${r.toExponential(1)}`).join(', ')} (PyTorch f32 worst ${torchF32.float32.worst_gradient.toExponential(1)})`,
+    );
+    expect(global).toBeLessThan(1.5 * torchF32.float32.gradient_vector);
+    expect(report[0][1], report[0][0]).toBeLessThan(torchF32.float32.worst_gradient);
     for (const n of ['output_block.conv.conv.weight', 'output_block.conv.conv.bias', 'upsamples.4.conv_block.norm2.weight', 'upsamples.4.conv_block.norm2.bias', 'upsamples.4.conv_block.conv2.conv.weight']) {
       expect(report.find(([k]) => k === n)![1], n).toBeLessThan(1e-5);
     }
@@ -108,10 +118,10 @@ describe('DynUNet', () => {
       const r = relErr(await params.get(n)!.read(), arr(`after_step.${n}`));
       if (r > worstStep) [worstStep, worstStepName] = [r, n];
     }
-    console.log(`after one AdamW step: worst ${worstStepName} ${worstStep.toExponential(2)}`);
-    // AdamW's first step is ≈ lr·sign(g): the few gradient elements that the kink flips above move by 2·lr, so the
-    // step is bounded at 2e-3 (measured 1.1e-3), not at the 1e-4 an f32 forward cannot give here.
-    expect(worstStep, `worst parameter after the step: ${worstStepName}`).toBeLessThan(2e-3);
+    console.log(`after one AdamW step: worst ${worstStepName} ${worstStep.toExponential(2)} (PyTorch f32 ${torchF32.float32.worst_step.toExponential(2)})`);
+    // AdamW's first step is ≈ lr·sign(g): gradient elements whose sign an f32 computation decides differently from
+    // float64 move by 2·lr — PyTorch float32 as much as the engine.
+    expect(worstStep, `worst parameter after the step: ${worstStepName}`).toBeLessThan(1.5 * torchF32.float32.worst_step);
     opt.dispose();
     for (const t of [x, target, logits, loss]) t.dispose();
     net.dispose();
