@@ -7,9 +7,10 @@
 import { VesselError } from '../gpu/errors.js';
 import { guarded } from './guard.js';
 import { compression } from './compress.js';
+import { plainDtypeOf, plainView, type PlainArray, type PlainDtype } from './typed.js';
 
-export type MetaDtype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
-export type MetaData = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+export type MetaDtype = PlainDtype;
+export type MetaData = PlainArray;
 
 const ELEMENT_TYPES: Record<string, MetaDtype> = {
   MET_UCHAR: 'uint8',
@@ -163,36 +164,11 @@ function readMetaImageUnguarded(bytes: Uint8Array, label = 'metaimage', dataByte
 }
 
 function typed(dtype: MetaDtype, buf: ArrayBufferLike): MetaData {
-  switch (dtype) {
-    case 'uint8':
-      return new Uint8Array(buf);
-    case 'int8':
-      return new Int8Array(buf);
-    case 'int16':
-      return new Int16Array(buf);
-    case 'uint16':
-      return new Uint16Array(buf);
-    case 'int32':
-      return new Int32Array(buf);
-    case 'uint32':
-      return new Uint32Array(buf);
-    case 'float32':
-      return new Float32Array(buf);
-    case 'float64':
-      return new Float64Array(buf);
-  }
+  return plainView(dtype, buf);
 }
 
 export function metaDtypeOf(data: MetaData): MetaDtype {
-  if (data instanceof Uint8Array) return 'uint8';
-  if (data instanceof Int8Array) return 'int8';
-  if (data instanceof Int16Array) return 'int16';
-  if (data instanceof Uint16Array) return 'uint16';
-  if (data instanceof Int32Array) return 'int32';
-  if (data instanceof Uint32Array) return 'uint32';
-  if (data instanceof Float32Array) return 'float32';
-  if (data instanceof Float64Array) return 'float64';
-  throw new VesselError('metaimage: unsupported array type');
+  return plainDtypeOf(data, 'metaimage');
 }
 
 export interface MetaWriteOptions {

@@ -9,9 +9,10 @@
 import { compression } from './compress.js';
 import { VesselError } from '../gpu/errors.js';
 import { guarded } from './guard.js';
+import { plainDtypeOf, plainView, type PlainArray, type PlainDtype } from './typed.js';
 
-export type NiftiDtype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
-export type NiftiData = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+export type NiftiDtype = PlainDtype;
+export type NiftiData = PlainArray;
 
 export interface NiftiHeader {
   version: 1 | 2;
@@ -355,36 +356,11 @@ function readNiftiUnguarded(input: Uint8Array, label = 'nifti'): NiftiImage {
 }
 
 function makeTyped(dtype: NiftiDtype, buf: ArrayBufferLike, offset: number, n: number): NiftiData {
-  switch (dtype) {
-    case 'uint8':
-      return new Uint8Array(buf, offset, n);
-    case 'int8':
-      return new Int8Array(buf, offset, n);
-    case 'int16':
-      return new Int16Array(buf, offset, n);
-    case 'uint16':
-      return new Uint16Array(buf, offset, n);
-    case 'int32':
-      return new Int32Array(buf, offset, n);
-    case 'uint32':
-      return new Uint32Array(buf, offset, n);
-    case 'float32':
-      return new Float32Array(buf, offset, n);
-    case 'float64':
-      return new Float64Array(buf, offset, n);
-  }
+  return plainView(dtype, buf, offset, n);
 }
 
 export function niftiDtypeOf(data: NiftiData): NiftiDtype {
-  if (data instanceof Uint8Array) return 'uint8';
-  if (data instanceof Int8Array) return 'int8';
-  if (data instanceof Int16Array) return 'int16';
-  if (data instanceof Uint16Array) return 'uint16';
-  if (data instanceof Int32Array) return 'int32';
-  if (data instanceof Uint32Array) return 'uint32';
-  if (data instanceof Float32Array) return 'float32';
-  if (data instanceof Float64Array) return 'float64';
-  throw new VesselError('nifti: unsupported array type');
+  return plainDtypeOf(data, 'nifti');
 }
 
 export interface NiftiWriteOptions {

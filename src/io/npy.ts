@@ -11,6 +11,7 @@
 // Both byte orders are read; writes are little-endian.
 import { VesselError } from '../gpu/errors.js';
 import { guarded } from './guard.js';
+import { PLAIN_CTORS, plainDtypeOf, plainView, type PlainDtype } from './typed.js';
 
 export type NpyDtype =
   | 'bool'
@@ -178,26 +179,20 @@ export function floatToHalf(v: number): number {
   return sign | half;
 }
 
-/** Strides-free transpose of a Fortran-ordered element list into C order. */
-function fortranToC<T extends { length: number; [i: number]: any }>(src: T, dst: T, shape: number[]): T {
+/** For each element in C order (last axis fastest), its offset in Fortran order (first axis fastest). */
+function fortranOffsets(shape: number[], total: number): Float64Array {
   const nd = shape.length;
-  if (nd <= 1) {
-    for (let i = 0; i < src.length; i++) dst[i] = src[i];
-    return dst;
-  }
-  // Fortran strides (elements): first axis fastest.
   const fstr = new Array<number>(nd);
   let s = 1;
   for (let d = 0; d < nd; d++) {
     fstr[d] = s;
     s *= shape[d];
   }
+  const off = new Float64Array(total);
   const idx = new Array<number>(nd).fill(0);
   let f = 0;
-  const total = src.length;
   for (let c = 0; c < total; c++) {
-    dst[c] = src[f];
-    // advance the C index (last axis fastest) and keep the Fortran offset in step
+    off[c] = f;
     for (let d = nd - 1; d >= 0; d--) {
       idx[d]++;
       f += fstr[d];
@@ -206,6 +201,13 @@ function fortranToC<T extends { length: number; [i: number]: any }>(src: T, dst:
       idx[d] = 0;
     }
   }
+  return off;
+}
+
+/** A Fortran-ordered element list in C order. */
+function fortranToC<T extends { length: number; [i: number]: any }>(src: T, dst: T, shape: number[]): T {
+  const off = fortranOffsets(shape, src.length);
+  for (let c = 0; c < src.length; c++) dst[c] = src[off[c]];
   return dst;
 }
 
@@ -291,8 +293,8 @@ function readNpyUnguarded(bytes: Uint8Array, label = 'npy'): NpyArray {
   if (!info.little) swapBytes(body, info.size);
   const buf = body.buffer;
   let data: NpyData;
-  const Plain = PLAIN_ARRAYS[info.dtype];
-  if (Plain) data = new Plain(buf);
+  const plain = info.dtype === 'bool' ? 'uint8' : info.dtype;
+  if (plain in PLAIN_CTORS) data = plainView(plain as PlainDtype, buf);
   else switch (info.dtype) {
     case 'float16': {
       let raw = new Uint16Array(buf);
@@ -327,31 +329,10 @@ function readNpyUnguarded(bytes: Uint8Array, label = 'npy'): NpyArray {
   return out;
 }
 
-/** The dtypes whose bytes are read as one typed array as they are (after any byte swap). */
-const PLAIN_ARRAYS: Partial<Record<string, new (b: ArrayBufferLike) => NpyData>> = {
-  bool: Uint8Array,
-  uint8: Uint8Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  float32: Float32Array,
-  float64: Float64Array,
-};
-
 /** Infer the dtype of a typed array for writing. */
 export function dtypeOfData(data: NpyData): NpyDtype {
   if (Array.isArray(data)) return 'unicode';
-  if (data instanceof Uint8Array) return 'uint8';
-  if (data instanceof Int8Array) return 'int8';
-  if (data instanceof Int16Array) return 'int16';
-  if (data instanceof Uint16Array) return 'uint16';
-  if (data instanceof Int32Array) return 'int32';
-  if (data instanceof Uint32Array) return 'uint32';
-  if (data instanceof Float32Array) return 'float32';
-  if (data instanceof Float64Array) return 'float64';
-  throw new VesselError('npy: unsupported array type for writing');
+  return plainDtypeOf(data, 'npy: writing');
 }
 
 export interface NpyWriteInput {
@@ -367,27 +348,10 @@ export interface NpyWriteInput {
   itemsize?: number;
 }
 
+/** A C-ordered element list in Fortran order (the inverse of fortranToC). */
 function cToFortran<T extends { length: number; [i: number]: any }>(src: T, dst: T, shape: number[]): T {
-  // inverse of fortranToC: walk C order, scatter to Fortran offsets
-  const nd = shape.length;
-  const fstr = new Array<number>(nd);
-  let s = 1;
-  for (let d = 0; d < nd; d++) {
-    fstr[d] = s;
-    s *= shape[d];
-  }
-  const idx = new Array<number>(nd).fill(0);
-  let f = 0;
-  for (let c = 0; c < src.length; c++) {
-    dst[f] = src[c];
-    for (let d = nd - 1; d >= 0; d--) {
-      idx[d]++;
-      f += fstr[d];
-      if (idx[d] < shape[d]) break;
-      f -= fstr[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
+  const off = fortranOffsets(shape, src.length);
+  for (let c = 0; c < src.length; c++) dst[off[c]] = src[c];
   return dst;
 }
 

@@ -16,9 +16,10 @@ import { readTiff, writeTiff } from './tiff.js';
 import { readMetaImage, writeMetaImage, type MetaHeader } from './metaimage.js';
 import { readNpy, writeNpy, type NpyArray } from './npy.js';
 import { listNpz, readNpzArray, writeNpz } from './npz.js';
+import { PLAIN_CTORS, plainDtypeOf, type PlainArray, type PlainDtype } from './typed.js';
 
-export type VolumeDtype = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
-export type VolumeData = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+export type VolumeDtype = PlainDtype;
+export type VolumeData = PlainArray;
 export type VolumeFormat = 'nifti' | 'tiff' | 'metaimage' | 'npy' | 'npz';
 
 export interface VolumeSource {
@@ -47,31 +48,13 @@ export interface Volume {
 }
 
 export function dtypeOfVolumeData(d: VolumeData): VolumeDtype {
-  if (d instanceof Uint8Array) return 'uint8';
-  if (d instanceof Int8Array) return 'int8';
-  if (d instanceof Int16Array) return 'int16';
-  if (d instanceof Uint16Array) return 'uint16';
-  if (d instanceof Int32Array) return 'int32';
-  if (d instanceof Uint32Array) return 'uint32';
-  if (d instanceof Float32Array) return 'float32';
-  if (d instanceof Float64Array) return 'float64';
-  throw new VesselError('volume: unsupported data array type');
+  return plainDtypeOf(d, 'volume');
 }
 
-const CTORS = {
-  uint8: Uint8Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  float32: Float32Array,
-  float64: Float64Array,
-} as const;
 
 /** A typed array of `dtype` with `n` elements. */
 export function allocVolumeData(dtype: VolumeDtype, n: number): VolumeData {
-  return new CTORS[dtype](n);
+  return new PLAIN_CTORS[dtype](n);
 }
 
 /** Convert the data to another dtype (a copy; float → integer rounds to nearest and clamps to the range). */
