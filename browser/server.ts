@@ -1,4 +1,5 @@
-// A tiny static file server for the browser test: serves one directory on 127.0.0.1 at a random free port.
+// A tiny static file server for the browser test and `npm run web`: serves one directory on 127.0.0.1 (a random free
+// port unless one is given).
 // 127.0.0.1 is a secure context, so navigator.gpu is available to the page.
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -20,7 +21,14 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveStatic(dir: string): Promise<StaticServer> {
+export interface ServeOptions {
+  /** 0 (default): a free port chosen by the system. */
+  port?: number;
+  /** Default 127.0.0.1 (a secure context for WebGPU without https). */
+  host?: string;
+}
+
+export async function serveStatic(dir: string, options: ServeOptions = {}): Promise<StaticServer> {
   const root = normalize(dir);
   const requests: string[] = [];
   const server: Server = createServer(async (req, res) => {
@@ -41,11 +49,11 @@ export async function serveStatic(dir: string): Promise<StaticServer> {
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok());
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => ok());
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://${options.host ?? '127.0.0.1'}:${port}/`,
     requests,
     close: () =>
       new Promise<void>((ok) => {

@@ -8,7 +8,8 @@
 //                                               areas imports a Node-only module (writes nothing)
 //
 // The browser bundle: vesselfm.js (the library: src/browser.ts, createEngine on navigator.gpu), page.js (the test
-// page module, browser/page.ts) sharing one chunk with it, and index.html. A module that pulls a Node-only import
+// page module, browser/page.ts) and segment.js (the segmentation page, browser/segment-page.ts) sharing chunks with it,
+// index.html and segment.html. A module that pulls a Node-only import
 // into the browser bundle fails the build with one line naming the module and the import.
 import { build } from 'esbuild';
 import { builtinModules } from 'node:module';
@@ -65,7 +66,7 @@ export async function buildBrowser(outdir = 'dist/browser') {
     await build({
       ...common,
       logLevel: 'silent',
-      entryPoints: { vesselfm: 'src/browser.ts', page: 'browser/page.ts' },
+      entryPoints: { vesselfm: 'src/browser.ts', page: 'browser/page.ts', segment: 'browser/segment-page.ts' },
       outdir: out,
       splitting: true,
       chunkNames: 'chunks/[name]-[hash]',
@@ -78,6 +79,7 @@ export async function buildBrowser(outdir = 'dist/browser') {
     throw new BrowserBuildError(msgs.length ? msgs.join('\n') : String(e.message ?? e));
   }
   copyFileSync(join(root, 'browser', 'index.html'), join(out, 'index.html'));
+  copyFileSync(join(root, 'browser', 'segment.html'), join(out, 'segment.html'));
   return out;
 }
 
