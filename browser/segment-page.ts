@@ -73,6 +73,8 @@ let weightsFile: File | null = null;
 let weights: LoadedWeights | null = null;
 let result: { res: SegmentResult; maskMips: [ImageF, ImageF, ImageF]; threshold: number } | null = null;
 let busy = false;
+/** Why there is no engine (no WebGPU, no adapter), once that is known; it stays on screen. */
+let gpuProblem: string | null = null;
 const urls: string[] = [];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -102,7 +104,14 @@ function showError(e: unknown): void {
 }
 
 function clearError(): void {
-  ui.error.textContent = '';
+  ui.error.textContent = gpuProblem ?? '';
+}
+
+/** Back to waiting for the user (or stuck without WebGPU). */
+function setReady(text: string): void {
+  if (gpuProblem) setState('no-gpu', 'Cannot run without WebGPU.');
+  else if (!engine) setState('starting', 'Starting…');
+  else setState('idle', text);
 }
 
 function refreshRunButton(): void {
@@ -313,7 +322,7 @@ async function onVolumeChosen(): Promise<void> {
     ui.volumeInfo.textContent = describeImage(image);
     ui.summary.textContent = 'Maximum-intensity projections of the image. Press “Segment” to find its vessels.';
     render();
-    setState('idle', 'Ready.');
+    setReady('Ready.');
   } catch (e) {
     image = null;
     showError(e);
@@ -327,7 +336,7 @@ function onWeightsChosen(): void {
   clearError();
   weightsFile = ui.weights.files?.[0] ?? null;
   ui.weightsInfo.textContent = weightsFile ? `${weightsFile.name}: ${(weightsFile.size / 2 ** 20).toFixed(1)} MiB (read when you press “Segment”)` : '';
-  if (ui.status.dataset.state === 'error') setState('idle', 'Ready.');
+  if (ui.status.dataset.state === 'error') setReady('Ready.');
   refreshRunButton();
 }
 
@@ -435,9 +444,10 @@ async function start(): Promise<void> {
   try {
     engine = await createEngine();
   } catch (e) {
-    ui.gpu.textContent = 'WebGPU is not available in this browser, so the page cannot segment.';
-    ui.error.textContent = oneLine(e);
-    setState('no-gpu', 'Cannot run without WebGPU.');
+    gpuProblem = oneLine(e);
+    ui.gpu.textContent = 'WebGPU is not available in this browser, so the page cannot segment (it can still show images).';
+    ui.error.textContent = gpuProblem;
+    setReady('');
     return;
   }
   const g = engine.gpu;
@@ -452,9 +462,14 @@ async function start(): Promise<void> {
   ui.gpu.dataset.f16 = String(g.hasF16);
   ui.gpu.dataset.subgroups = String(g.hasSubgroups);
   engine.device.lost.then((info) => {
-    if (info.reason !== 'destroyed') showError(new VesselError(`The GPU device was lost (${info.message || info.reason}); reload the page to start again`));
+    if (info.reason === 'destroyed') return;
+    engine = null;
+    weights = null; // its buffers went with the device
+    gpuProblem = oneLine(new VesselError(`The GPU device was lost (${info.message || info.reason}); reload the page to start again`));
+    showError(new VesselError(gpuProblem));
+    refreshRunButton();
   });
-  setState('idle', 'Choose an image and model weights.');
+  setReady(image ? 'Ready.' : 'Choose an image and model weights.');
   refreshRunButton();
 }
 

@@ -13,6 +13,8 @@ import { serveStatic, type StaticServer } from '../../browser/server.js';
 import { removeSmallObjects } from '../../src/eval/components.js';
 import { affineFrom, decodeVolume, encodeVolume, makeVolume, readVolume, type Volume } from '../../src/io/volume.js';
 import type { DynUNet } from '../../src/models/dynunet.js';
+import { loadWeights } from '../../src/io/checkpoint.js';
+import { writeSafetensors } from '../../src/io/safetensors.js';
 import { loadSegmenter, segment } from '../../src/segment-node.js';
 import { getEngine } from '../helpers.js';
 
@@ -37,6 +39,8 @@ const pageErrors: string[] = [];
 let input = ''; // the image file the page is given (.nii.gz)
 let vol: Volume; // that file as Node decodes it
 let net: DynUNet | null = null;
+// The Node result the page must reproduce, and the options that made it.
+let ref: { mask: Uint8Array; prob: Float32Array; threshold: number; minSize: number } | null = null;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -144,10 +148,11 @@ describe('the segmentation page in headless Chromium', () => {
         break;
       }
     }
-    const ref = await segment(engine, vol, { ...base, threshold, minSize });
+    const r = await segment(engine, vol, { ...base, threshold, minSize });
     const nodeSeconds = (performance.now() - tn) / 1000;
-    const refMask = ref.mask.data as Uint8Array;
-    const refProb = ref.probabilities!.data as Float32Array;
+    const refMask = r.mask.data as Uint8Array;
+    const refProb = r.probabilities!.data as Float32Array;
+    ref = { mask: refMask, prob: refProb, threshold, minSize };
     const vessel = refMask.reduce((s, x) => s + x, 0);
     expect(vessel).toBeGreaterThan(0.05 * refMask.length);
     expect(vessel).toBeLessThan(0.5 * refMask.length);
@@ -202,7 +207,7 @@ describe('the segmentation page in headless Chromium', () => {
       maxDp = Math.max(maxDp, Math.abs(prob.data[i] - refProb[i]));
     }
     console.log(
-      `segment page: ${vol.shape.join('×')} volume, patch 32, overlap 0.5 (${ref.stats.windows} windows), threshold ${threshold.toPrecision(6)} ` +
+      `segment page: ${vol.shape.join('×')} volume, patch 32, overlap 0.5 (${r.stats.windows} windows), threshold ${threshold.toPrecision(6)} ` +
         `(gap ${gap.toExponential(1)}), min size ${minSize}; vessel ${vessel} voxels; browser run ${browserSeconds.toFixed(1)} s (SwiftShader), ` +
         `Node two runs ${nodeSeconds.toFixed(1)} s; masks differ at ${differ} voxel(s), ${near} within ${NEAR} of the threshold; ` +
         `max |p_browser − p_node| ${maxDp.toExponential(2)}`,
@@ -212,6 +217,62 @@ describe('the segmentation page in headless Chromium', () => {
     expect(await pg.textContent('#summary')).toMatch(/Vessels: [\d.]+ % of the image/);
     expect(pageErrors).toEqual([]);
   }, 120_000);
+
+  it('segments a NumPy volume with safetensors weights (the 91 canonical keys): the downloaded .npy mask is the same', async () => {
+    expect(ref, 'the NIfTI case runs first').not.toBeNull();
+    const pg = page!;
+    const npy = join(work, 'crop.npy');
+    writeFileSync(npy, encodeVolume(vol, 'npy').bytes);
+    const st = join(work, 'small.safetensors');
+    writeFileSync(st, writeSafetensors(loadWeights(pt).tensors));
+    await pg.setInputFiles('#volume', npy);
+    expect((await settle(pg)).state).toBe('idle');
+    await pg.setInputFiles('#weights', st);
+    // Settings stay as the previous run left them (patch 32, overlap 0.5, the threshold, the minimum size).
+    expect(Number(await pg.inputValue('#threshold'))).toBe(ref!.threshold);
+    await pg.uncheck('#want-prob');
+    const t0 = performance.now();
+    await pg.click('#run');
+    const done = await settle(pg);
+    expect(done.error).toBe('');
+    expect(done.state).toBe('done');
+    expect(await pg.textContent('#weights-info')).toContain('DynUNet, 6 levels, filters 4-8-8-16-16-16');
+    expect(await pg.isHidden('#download-prob')).toBe(true);
+    const m = await downloadOf(pg, '#download-mask');
+    expect(m.name).toBe('crop_pred.npy');
+    const mask = decodeVolume(m.bytes, 'npy', m.name);
+    expect(mask.shape).toEqual(vol.shape);
+    const off: number[] = [];
+    for (let i = 0; i < ref!.mask.length; i++) if (mask.data[i] !== ref!.mask[i] && Math.abs(ref!.prob[i] - ref!.threshold) > NEAR) off.push(i);
+    console.log(`segment page (.npy + safetensors): ${((performance.now() - t0) / 1000).toFixed(1)} s in the browser`);
+    expect(off).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+
+  it('reads a MetaImage header chosen together with its .raw, and a TIFF stack', async () => {
+    const pg = page!;
+    const { bytes, extra } = encodeVolume(vol, 'metaimage', { dataFile: 'pair.raw' });
+    writeFileSync(join(work, 'pair.mhd'), bytes);
+    writeFileSync(join(work, 'pair.raw'), extra!);
+    await pg.setInputFiles('#volume', [join(work, 'pair.mhd'), join(work, 'pair.raw')]);
+    expect((await settle(pg)).state).toBe('idle');
+    expect(await pg.textContent('#volume-info')).toMatch(/^pair\.mhd: 40 × 30 × 27 voxels \(z, y, x\), float32, spacing 0\.9 × 0\.6 × 0\.5/);
+    // Its orientation gives the views anatomical names.
+    expect(await pg.textContent('#caption-0')).toMatch(/^Projection along z \((axial|coronal|sagittal)\), 30×27 voxels$/);
+
+    await pg.setInputFiles('#volume', join(work, 'pair.mhd'));
+    const r = await settle(pg);
+    expect(r.state).toBe('error');
+    expectOneLine(r.error, /pair\.mhd: its voxels are in 'pair\.raw'; choose both files together/);
+
+    const tif = join(work, 'crop.tif');
+    writeFileSync(tif, encodeVolume(vol, 'tiff').bytes);
+    await pg.setInputFiles('#volume', tif);
+    expect((await settle(pg)).state).toBe('idle');
+    expect(await pg.textContent('#volume-info')).toMatch(/^crop\.tif: 40 × 30 × 27 voxels/);
+    expect(await pg.textContent('#caption-2')).toBe('Projection along x, 40×30 voxels');
+    expect(pageErrors).toEqual([]);
+  });
 
   it('says in one line what is wrong with a broken image, an unsupported file and weights that are not a checkpoint', async () => {
     const pg = page!;
@@ -241,4 +302,22 @@ describe('the segmentation page in headless Chromium', () => {
     console.log(`error lines seen, e.g.: ${r.error}`);
     expect(pageErrors).toEqual([]);
   }, 60_000);
+
+  it('without WebGPU says so in one line and keeps the Segment button off', async () => {
+    const p2 = await ctx!.newPage();
+    try {
+      await p2.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
+      await p2.goto(`${server!.url}segment.html`);
+      await p2.waitForFunction(() => document.body.dataset.state === 'no-gpu', undefined, { timeout: 20_000 });
+      expectOneLine((await p2.textContent('#error')) ?? '', /^No WebGPU adapter: /);
+      expect(await p2.textContent('#gpu')).toContain('WebGPU is not available');
+      await p2.setInputFiles('#volume', input);
+      await p2.waitForFunction(() => (document.getElementById('volume-info')?.textContent ?? '') !== '');
+      expect(await p2.isDisabled('#run')).toBe(true);
+      expect(await p2.textContent('#error')).toMatch(/^No WebGPU adapter: /);
+      expect(await p2.getAttribute('body', 'data-state')).toBe('no-gpu');
+    } finally {
+      await p2.close();
+    }
+  });
 });
