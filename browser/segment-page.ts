@@ -44,7 +44,7 @@ const ui = {
   status: $<HTMLSpanElement>('status'),
   error: $<HTMLParagraphElement>('error'),
   summary: $<HTMLDivElement>('summary'),
-  showMask: $<HTMLInputElement>('show-mask'),
+  viewMode: $<HTMLSelectElement>('view-mode'),
   downloads: $<HTMLParagraphElement>('downloads'),
   downloadMask: $<HTMLAnchorElement>('download-mask'),
   downloadProb: $<HTMLAnchorElement>('download-prob'),
@@ -245,9 +245,13 @@ function render(): void {
   const { vol, mips, format } = image;
   const [sz, sy, sx] = vol.spacing.map((s) => (s > 0 && Number.isFinite(s) ? s : 1));
   for (let a = 0; a < 3; a++) {
-    const grey = toGrey8(mips[a], displayRange(mips[a]));
-    const mask = result && ui.showMask.checked ? result.maskMips[a] : null;
-    const shown = mask ? overlay(grey, null, mask, { predictionThreshold: 0.5, alpha: 0.55 }) : grey;
+    const mode = result ? ui.viewMode.value : 'image';
+    let shown: Image8;
+    if (mode === 'mask' && result) shown = toGrey8(result.maskMips[a], [0, 1]);
+    else {
+      const grey = toGrey8(mips[a], displayRange(mips[a]));
+      shown = mode === 'overlay' && result ? overlay(grey, null, result.maskMips[a], { predictionThreshold: 0.5, alpha: 0.55 }) : grey;
+    }
     const [pw, ph] = a === 0 ? [sx, sy] : a === 1 ? [sx, sz] : [sy, sz];
     paint($<HTMLCanvasElement>(`view-${a}`), shown, pw, ph);
     $<HTMLElement>(`caption-${a}`).textContent = caption(vol, format, a);
@@ -439,7 +443,7 @@ async function start(): Promise<void> {
   ui.volume.addEventListener('change', () => void onVolumeChosen());
   ui.weights.addEventListener('change', onWeightsChosen);
   ui.run.addEventListener('click', () => void onRun());
-  ui.showMask.addEventListener('change', render);
+  ui.viewMode.addEventListener('change', render);
   window.addEventListener('unhandledrejection', (ev) => showError(ev.reason));
   try {
     engine = await createEngine();
