@@ -588,7 +588,9 @@ export function defaultCases(all = false): CheckCase[] {
     { shape: [70, 67], shapeB: [131, 67], transB: true },
     { shape: [2, 31, 18], shapeB: [1, 18, 23] },
   ];
-  MATMUL_VARIANTS.forEach((v, i) => {
+  // sgb variants need subgroups of at least 8 lanes, which Chromium's SwiftShader adapter does not offer (matmul
+  // refuses them there with a clear error), so they are checked in Node only (test/kernels/matmul.test.ts).
+  MATMUL_VARIANTS.filter((v) => v.kind !== 'sgb').forEach((v, i) => {
     const g = mm[i % mm.length];
     const fmt = (sh: number[], t?: unknown) => `[${sh}]${t ? 'ᵀ' : ''}`;
     cases.push({

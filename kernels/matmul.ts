@@ -1,6 +1,8 @@
 // f32 matmul C = op(A)·op(B), batched, with three kernel families:
-//   reg   — register-blocked, no workgroup memory (shaders/matmul.wgsl): fastest on CPU drivers (lavapipe,
+//   reg   — register-blocked, no workgroup memory (shaders/matmul.wgsl): fast on CPU drivers (lavapipe,
 //           SwiftShader), where workgroup barriers are expensive.
+//   sgb   — register-blocked with B shared across each subgroup by subgroupBroadcast (shaders/matmul_sgb.wgsl;
+//           needs subgroups of at least 8): fastest on CPU drivers with subgroups, where the kernel is load-bound.
 //   tiled — workgroup-memory staged, double-buffered (shaders/matmul_tiled.wgsl): for real GPUs.
 //   naive — one invocation per output (shaders/matmul_naive.wgsl): the baseline.
 // Which variant runs: a forced one (forceMatmulVariant / opts.variant), else the autotuner's cached choice for the
@@ -10,6 +12,7 @@
 import regSource from '../shaders/matmul.wgsl';
 import tiledSource from '../shaders/matmul_tiled.wgsl';
 import naiveSource from '../shaders/matmul_naive.wgsl';
+import sgbSource from '../shaders/matmul_sgb.wgsl';
 import type { Engine } from '../src/engine.js';
 import { VesselError } from '../src/gpu/errors.js';
 import type { GpuDevice } from '../src/gpu/device.js';
@@ -20,11 +23,11 @@ import { cast as castTensor } from './elementwise.js';
 
 export interface MatmulVariant {
   name: string;
-  kind: 'reg' | 'tiled' | 'naive';
+  kind: 'reg' | 'sgb' | 'tiled' | 'naive';
   /** Output rows and columns per invocation. */
   tm: number;
   tn: number;
-  /** reg: workgroup size (x along N, y along M). tiled: always 16×16. */
+  /** reg: workgroup size (x along N, y along M). sgb: 1 × invocations (all along M). tiled: always 16×16. */
   wgx: number;
   wgy: number;
   /** tiled: K step per workgroup-memory tile. */
@@ -35,6 +38,10 @@ export interface MatmulVariant {
 
 export function regVariant(tm: number, tn: number, wgx: number, wgy: number): MatmulVariant {
   return { name: `reg${tm}x${tn}`, kind: 'reg', tm, tn, wgx, wgy, bk: 1, workgroupBytes: 0 };
+}
+/** sgb: TM rows × TN = 4·lanes columns per invocation, `wg` invocations per workgroup stacked along M. */
+export function sgbVariant(tm: number, tn: number, wg: number): MatmulVariant {
+  return { name: `sgb${tm}x${tn}`, kind: 'sgb', tm, tn, wgx: 1, wgy: wg, bk: 1, workgroupBytes: 0 };
 }
 function tiled(tm: number, tn: number, bk: number): MatmulVariant {
   return {
@@ -58,6 +65,9 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   regVariant(4, 4, 16, 4),
   regVariant(8, 16, 4, 8),
   regVariant(16, 8, 8, 4),
+  // B shared by subgroupBroadcast: each lane loads 4 of the 32 B values of a k and receives the rest, so loads per
+  // k are TM + 4 = 8 for 128 multiply-adds, against 24 for reg8x16 (benchmarks/RESULTS.md, core).
+  sgbVariant(4, 32, 32),
   tiled(4, 4, 16), // 64×64 block per workgroup, 16 KiB of workgroup memory
   tiled(8, 8, 8), // 128×128 block per workgroup, 16 KiB
   { name: 'naive', kind: 'naive', tm: 1, tn: 1, wgx: 16, wgy: 16, bk: 1, workgroupBytes: 0 },
@@ -80,19 +90,29 @@ export function isCpuAdapter(gpu: GpuDevice): boolean {
 export function usableVariants(gpu: GpuDevice): MatmulVariant[] {
   const wgMem = gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
   const wgInv = gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256;
-  return MATMUL_VARIANTS.filter((v) => v.workgroupBytes <= wgMem && v.wgx * v.wgy <= wgInv);
+  return MATMUL_VARIANTS.filter((v) => v.workgroupBytes <= wgMem && v.wgx * v.wgy <= wgInv && (v.kind !== 'sgb' || sgbOk(gpu, v)));
+}
+
+/** sgb variants need subgroups with at least tn / 4 lanes (the lanes that load B). */
+function sgbOk(gpu: GpuDevice, v: MatmulVariant): boolean {
+  return gpu.hasSubgroups && (gpu.info.subgroupMinSize ?? 0) >= v.tn / 4;
 }
 
 /** The variants the autotuner times on this adapter (the naive baseline is never a candidate). */
 export function tuneCandidates(gpu: GpuDevice): MatmulVariant[] {
   const usable = usableVariants(gpu).filter((v) => v.kind !== 'naive');
   // On CPU drivers the tiled kernels are an order of magnitude slower; timing them at size would waste seconds.
-  return isCpuAdapter(gpu) ? usable.filter((v) => v.kind === 'reg') : usable;
+  return isCpuAdapter(gpu) ? usable.filter((v) => v.kind === 'reg' || v.kind === 'sgb') : usable;
 }
 
 function defaultVariant(gpu: GpuDevice, M: number, N: number): MatmulVariant {
   // reg8x16 covers 64×64 of C per workgroup; below two such blocks the smaller tile keeps both CPU threads busy.
-  if (isCpuAdapter(gpu)) return matmulVariant(Math.ceil(M / 64) * Math.ceil(N / 64) < 2 ? 'reg4x4' : 'reg8x16');
+  // With subgroups, sgb4x32 (128×32 per workgroup) does the same work with a third of the loads.
+  if (isCpuAdapter(gpu)) {
+    if (Math.ceil(M / 64) * Math.ceil(N / 64) < 2) return matmulVariant('reg4x4');
+    const sgb = matmulVariant('sgb4x32');
+    return sgbOk(gpu, sgb) && M >= 64 ? sgb : matmulVariant('reg8x16');
+  }
   // Small outputs leave big tiles with too few workgroups to fill a GPU.
   if (M * N <= 256 * 256) return matmulVariant('tiled64x64');
   return matmulVariant('tiled128x128');
@@ -284,6 +304,9 @@ export function matmulInto(c: Tensor, a: Tensor, b: Tensor, opts: MatmulOptions 
   if (v.workgroupBytes > wgMem || v.wgx * v.wgy > wgInv) {
     throw new VesselError(`matmul variant ${v.name} needs more workgroup memory or invocations than this adapter allows`);
   }
+  if (v.kind === 'sgb' && !sgbOk(engine.gpu, v)) {
+    throw new VesselError(`matmul variant ${v.name} needs subgroups of at least ${v.tn / 4} invocations, which this adapter lacks`);
+  }
 
   const align = Math.max(rt.storageAlign, 16);
   const maxBind = Math.floor(rt.maxBinding / 4) * 4;
@@ -380,7 +403,7 @@ function record(
   // loads vec4s only along M of a transposed A and along N of B, so the flags are fixed elsewhere (fewer variants).
   let vecA = lda % 4 === 0 && sa.off % 4 === 0 && (transA || K % 4 === 0);
   let vecB = (transB ? K : N) % 4 === 0 && sb.off % 4 === 0;
-  if (v.kind === 'reg') {
+  if (v.kind === 'reg' || v.kind === 'sgb') {
     vecA &&= transA;
     vecB &&= !transB;
   }
@@ -398,6 +421,19 @@ function record(
       VEC_C: vecC,
     });
     groups = [Math.ceil(N / (v.tn * v.wgx)), Math.ceil(rows / (v.tm * v.wgy)), nb];
+  } else if (v.kind === 'sgb') {
+    kernel = rt.kernel('matmul_sgb', sgbSource, {
+      TM: v.tm,
+      LANES: v.tn / 4,
+      LANES8: v.tn === 32,
+      WG: v.wgy,
+      TRANS_A: transA,
+      TRANS_B: transB,
+      VEC_A: vecA,
+      VEC_B: vecB,
+      VEC_C: vecC,
+    });
+    groups = [Math.ceil(N / v.tn), Math.ceil(rows / (v.tm * v.wgy)), nb];
   } else if (v.kind === 'tiled') {
     kernel = rt.kernel('matmul_tiled', tiledSource, { TM4: v.tm / 4, TN4: v.tn / 4, BK: v.bk, TRANS_A: transA, TRANS_B: transB });
     groups = [Math.ceil(N / (16 * v.tn)), Math.ceil(rows / (16 * v.tm)), nb];

@@ -3,6 +3,7 @@ import {
   chooseVariant,
   clearMatmulTuning,
   forceMatmulVariant,
+  isCpuAdapter,
   matmul,
   matmulInto,
   MATMUL_VARIANTS,
@@ -104,6 +105,15 @@ const REG_BIG_CASES: Case[] = [
   { M: 33, N: 17, K: 65, transA: true },
   { M: 12, N: 24, K: 40, transA: true, transB: true },
 ];
+// sgb (subgroup-broadcast B): 128 rows × 32 columns per workgroup. Two specialisations (each takes seconds to
+// compile on lavapipe): the benchmark's path (vec4 B and C) with several row and column blocks and ragged edges,
+// plus a batch on the same pipeline; and both operands transposed (vec4 A, strided B, scalar C with a ragged N)
+// with a broadcast batch. The scalar B path of an untransposed B runs in the binding-limit test below.
+const SGB_CASES: Case[] = [
+  { M: 133, N: 68, K: 29 },
+  { M: 17, N: 20, K: 9, batchA: [3], batchB: [3] },
+  { M: 20, N: 37, K: 12, transA: true, transB: true, batchA: [2], batchB: [] },
+];
 function casesFor(v: (typeof MATMUL_VARIANTS)[number]): Case[] {
   // Each variant's pipelines compile once per specialisation (seconds each on lavapipe): the first variant of a
   // kind runs every case, the others of that kind (same shader, other tile constants) fewer: ragged edges, a
@@ -112,6 +122,7 @@ function casesFor(v: (typeof MATMUL_VARIANTS)[number]): Case[] {
   if (v.kind === 'reg') return rank === 0 ? REG_CASES : rank === 1 ? REG_BIG_CASES : [REG_BIG_CASES[1], REG_BIG_CASES[3]];
   // The tiled kernels are the slowest to compile on lavapipe (tens of seconds each with a cold shader cache).
   if (v.kind === 'tiled') return rank === 0 ? TILED_CASES : [TILED_CASES[2]];
+  if (v.kind === 'sgb') return SGB_CASES;
   return NAIVE_CASES;
 }
 
@@ -168,6 +179,20 @@ describe('matmul', () => {
     expect(matmul(e.zeros([0, 4]), e.zeros([4, 3])).shape).toEqual([0, 3]);
   });
 
+  it('default choice: sgb4x32 for large outputs on a CPU adapter with 8-wide subgroups, reg4x4 for tiny ones', async () => {
+    const e = await getEngine();
+    clearMatmulTuning(e);
+    const sgb = usableVariants(e.gpu).some((v) => v.kind === 'sgb');
+    if (isCpuAdapter(e.gpu)) {
+      expect(chooseVariant(e, 512, 512, 512).name).toBe(sgb ? 'sgb4x32' : 'reg8x16');
+      expect(chooseVariant(e, 40, 30, 512).name).toBe('reg4x4');
+    }
+    // An adapter without subgroups of 8 never gets an sgb variant, and a forced one is refused with a clear error.
+    if (!sgb) {
+      expect(() => matmulInto(e.zeros([64, 64]), e.zeros([64, 64]), e.zeros([64, 64]), { variant: 'sgb4x32' })).toThrow(/needs subgroups of at least 8/);
+    }
+  });
+
   it('autotunes a shape class once and uses the choice', async () => {
     const e = await getEngine();
     clearMatmulTuning(e);
@@ -196,7 +221,7 @@ describe('matmul beyond the storage-binding limit', () => {
     const N = 9;
     const a = randArray(M * K, 77);
     const b = randArray(K * N, 78);
-    for (const variant of ['reg8x16', 'reg4x4', 'naive']) {
+    for (const variant of ['reg8x16', 'reg4x4', 'naive', ...(usableVariants(e.gpu).some((v) => v.name === 'sgb4x32') ? ['sgb4x32'] : [])]) {
       const tc = e.empty([M, N]);
       poison(tc);
       matmulInto(tc, e.tensor(a, [M, K]), e.tensor(b, [K, N]), { variant });
