@@ -40,6 +40,7 @@ const ui = {
   normalize: $<HTMLInputElement>('normalize'),
   wantProb: $<HTMLInputElement>('want-prob'),
   run: $<HTMLButtonElement>('run'),
+  stop: $<HTMLButtonElement>('stop'),
   progress: $<HTMLProgressElement>('progress'),
   status: $<HTMLSpanElement>('status'),
   error: $<HTMLParagraphElement>('error'),
@@ -71,8 +72,11 @@ let engine: Engine | null = null;
 let image: LoadedImage | null = null;
 let weightsFile: File | null = null;
 let weights: LoadedWeights | null = null;
-let result: { res: SegmentResult; maskMips: [ImageF, ImageF, ImageF]; threshold: number } | null = null;
+let result: { res: SegmentResult; maskMips: [ImageF, ImageF, ImageF] } | null = null;
 let busy = false;
+/** Set by the Stop button; the progress callback then ends the run between two batches of windows. */
+let stopRequested = false;
+class Stopped extends Error {}
 /** Why there is no engine (no WebGPU, no adapter), once that is known; it stays on screen. */
 let gpuProblem: string | null = null;
 const urls: string[] = [];
@@ -116,6 +120,13 @@ function setReady(text: string): void {
 
 function refreshRunButton(): void {
   ui.run.disabled = busy || !engine || !image || !weightsFile;
+}
+
+/** While the page reads or segments, the files and settings stay as they are. */
+function setBusy(b: boolean): void {
+  busy = b;
+  for (const el of document.querySelectorAll<HTMLInputElement>('#volume, #weights, .settings input')) el.disabled = b;
+  refreshRunButton();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -319,7 +330,7 @@ async function onVolumeChosen(): Promise<void> {
   ui.volumeInfo.textContent = '';
   refreshRunButton();
   if (files.length === 0) return;
-  busy = true;
+  setBusy(true);
   setState('loading', 'Reading the image…');
   try {
     image = await readImage(files);
@@ -331,8 +342,7 @@ async function onVolumeChosen(): Promise<void> {
     image = null;
     showError(e);
   } finally {
-    busy = false;
-    refreshRunButton();
+    setBusy(false);
   }
 }
 
@@ -372,8 +382,8 @@ async function onRun(): Promise<void> {
   clearError();
   forgetResult();
   render();
-  busy = true;
-  refreshRunButton();
+  setBusy(true);
+  stopRequested = false;
   try {
     setState('loading', `Reading the weights (${weightsFile.name})…`);
     const w = await loadWeights(e, weightsFile);
@@ -386,6 +396,8 @@ async function onRun(): Promise<void> {
     setState('running', 'Segmenting…');
     ui.progress.hidden = false;
     ui.progress.value = 0;
+    ui.stop.hidden = false;
+    ui.stop.disabled = false;
     const t0 = performance.now();
     const res = await segment(e, img.vol, {
       weights: w.net,
@@ -397,6 +409,7 @@ async function onRun(): Promise<void> {
       normalize: s.normalize,
       probabilities: s.probabilities,
       onProgress: (done, total) => {
+        if (stopRequested) throw new Stopped();
         ui.progress.max = total;
         ui.progress.value = done;
         const el = (performance.now() - t0) / 1000;
@@ -404,6 +417,7 @@ async function onRun(): Promise<void> {
         ui.status.textContent = `Segmenting: window ${done} of ${total}${left}`;
       },
     });
+    ui.stop.hidden = true;
 
     setState('running', 'Saving…');
     const mask = encodeVolume(res.mask, img.format, { gzip: outputName(img, 'pred').gzip, array: img.vol.source?.array }, img.vol);
@@ -415,7 +429,6 @@ async function onRun(): Promise<void> {
     ui.downloads.hidden = false;
     result = {
       res,
-      threshold: s.threshold,
       maskMips: [0, 1, 2].map((a) => mip(res.mask.data, res.mask.shape, a as 0 | 1 | 2)) as [ImageF, ImageF, ImageF],
     };
     render();
@@ -429,10 +442,13 @@ async function onRun(): Promise<void> {
     ui.progress.hidden = true;
     setState('done', `Done in ${fmtSeconds((performance.now() - t0) / 1000)}.`);
   } catch (err) {
-    showError(err);
+    if (err instanceof Stopped) {
+      ui.progress.hidden = true;
+      setReady('Stopped; nothing was saved.');
+    } else showError(err);
   } finally {
-    busy = false;
-    refreshRunButton();
+    ui.stop.hidden = true;
+    setBusy(false);
   }
 }
 
@@ -443,6 +459,11 @@ async function start(): Promise<void> {
   ui.volume.addEventListener('change', () => void onVolumeChosen());
   ui.weights.addEventListener('change', onWeightsChosen);
   ui.run.addEventListener('click', () => void onRun());
+  ui.stop.addEventListener('click', () => {
+    stopRequested = true;
+    ui.stop.disabled = true;
+    ui.status.textContent = 'Stopping after the windows under way…';
+  });
   ui.viewMode.addEventListener('change', render);
   window.addEventListener('unhandledrejection', (ev) => showError(ev.reason));
   try {

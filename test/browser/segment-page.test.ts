@@ -3,7 +3,7 @@
 // the options, press Segment, download the mask and the probability map. They must equal what the Node library call
 // (src/segment-node.ts on Dawn) gives for the same bytes and options, keep the input's geometry, and bad files must
 // end in one line on the page.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -249,6 +249,35 @@ describe('the segmentation page in headless Chromium', () => {
     expect(pageErrors).toEqual([]);
   }, 90_000);
 
+  it('stops a run on request, saves nothing, and the next run gives the same mask again', async () => {
+    const pg = page!;
+    await pg.setInputFiles('#volume', input);
+    expect((await settle(pg)).state).toBe('idle');
+    await pg.check('#tta'); // 2 windows × 8 mirrorings: long enough to stop in the middle
+    await pg.click('#run');
+    await pg.waitForFunction(() => (document.getElementById('progress') as HTMLProgressElement).value >= 1, undefined, { timeout: 60_000 });
+    expect(await pg.isDisabled('#volume')).toBe(true); // files and settings are locked while it runs
+    await pg.click('#stop');
+    const r = await settle(pg);
+    expect(r.error).toBe('');
+    expect(r.state).toBe('idle');
+    expect(await pg.textContent('#status')).toBe('Stopped; nothing was saved.');
+    expect(await pg.isHidden('#downloads')).toBe(true);
+    expect(await pg.isDisabled('#volume')).toBe(false);
+
+    await pg.uncheck('#tta');
+    await pg.click('#run');
+    const done = await settle(pg);
+    expect(done.error).toBe('');
+    expect(done.state).toBe('done');
+    const m = await downloadOf(pg, '#download-mask');
+    const mask = decodeVolume(m.bytes, 'nifti', m.name);
+    const off: number[] = [];
+    for (let i = 0; i < ref!.mask.length; i++) if (mask.data[i] !== ref!.mask[i] && Math.abs(ref!.prob[i] - ref!.threshold) > NEAR) off.push(i);
+    expect(off).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+
   it('reads a MetaImage header chosen together with its .raw, and a TIFF stack', async () => {
     const pg = page!;
     const { bytes, extra } = encodeVolume(vol, 'metaimage', { dataFile: 'pair.raw' });
@@ -319,5 +348,42 @@ describe('the segmentation page in headless Chromium', () => {
     } finally {
       await p2.close();
     }
+  });
+});
+
+describe('npm run web', () => {
+  it('builds the bundle, serves it on 127.0.0.1 and prints the page address', async () => {
+    const child = spawn(process.execPath, ['scripts/web.mjs', '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let text = '';
+      const url = await new Promise<string>((ok, fail) => {
+        const timer = setTimeout(() => fail(new Error(`no address printed within 30 s:\n${text}`)), 30_000);
+        const seen = (d: Buffer) => {
+          text += d.toString();
+          const m = /vesselFM segmentation page: (http:\/\/127\.0\.0\.1:\d+\/segment\.html)/.exec(text);
+          if (m) {
+            clearTimeout(timer);
+            ok(m[1]);
+          }
+        };
+        child.stdout.on('data', seen);
+        child.stderr.on('data', seen);
+        child.on('exit', (code) => fail(new Error(`web exited (${code}) before serving:\n${text}`)));
+      });
+      const html = await fetch(url);
+      expect(html.status).toBe(200);
+      expect(await html.text()).toContain('<script type="module" src="./segment.js"></script>');
+      const js = await fetch(new URL('segment.js', url));
+      expect(js.status).toBe(200);
+      expect(js.headers.get('content-type')).toMatch(/javascript/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }, 60_000);
+
+  it('refuses a bad port in one line', () => {
+    const r = spawnSync(process.execPath, ['scripts/web.mjs', '--port', 'eighty'], { cwd: root, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('web: --port must be a port number (0 to 65535), got "eighty"');
   });
 });
