@@ -90,6 +90,7 @@ function oneLine(e: unknown): string {
   const first = msg.split('\n').map((s) => s.trim()).filter(Boolean).join(' ');
   const text = first || (e instanceof Error ? e.name : 'unknown error');
   if (e instanceof VesselError) return text;
+  if (e instanceof RangeError && /alloc|memory/i.test(text)) return `Not enough memory in this browser tab (${text}); try a smaller image or close other tabs`;
   // Anything else is unexpected (a browser API, out of memory…): say what it was, still on one line.
   const kind = e instanceof Error && e.name && e.name !== 'Error' ? `${e.name}: ` : '';
   return `Unexpected error: ${kind}${text}`;
@@ -103,7 +104,7 @@ function setState(state: State, text: string): void {
 
 function showError(e: unknown): void {
   ui.error.textContent = oneLine(e);
-  setState('error', 'Stopped.');
+  setState('error', '');
   ui.progress.hidden = true;
 }
 
@@ -392,6 +393,15 @@ async function onRun(): Promise<void> {
     ui.patch.step = String(w.net.divisor);
     ui.patch.min = String(w.net.divisor);
     const s = readSettings(w.net.divisor);
+    // The largest activation of one window (a decoder level's concatenation) must fit one GPU buffer.
+    const need = Math.max(...f.map((c, i) => (2 * c * s.patch ** 3 * 4) / 8 ** i));
+    if (need > e.rt.maxBinding) {
+      let fits = s.patch;
+      while (fits > w.net.divisor && Math.max(...f.map((c, i) => (2 * c * fits ** 3 * 4) / 8 ** i)) > e.rt.maxBinding) fits -= w.net.divisor;
+      throw new VesselError(
+        `Window size ${s.patch} needs ${(need / 2 ** 20).toFixed(0)} MiB GPU buffers and this GPU allows ${(e.rt.maxBinding / 2 ** 20).toFixed(0)} MiB; use ${fits} or less`,
+      );
+    }
 
     setState('running', 'Segmenting…');
     ui.progress.hidden = false;

@@ -329,6 +329,20 @@ describe('the segmentation page in headless Chromium', () => {
     expect(r.state).toBe('error');
     expectOneLine(r.error, /octa crop\.nii\.gz: not a model checkpoint/);
     console.log(`error lines seen, e.g.: ${r.error}`);
+
+    // Window sizes the network cannot take, or this GPU cannot hold.
+    await pg.setInputFiles('#weights', pt);
+    await pg.fill('#patch', '48');
+    await pg.click('#run');
+    r = await settle(pg);
+    expectOneLine(r.error, /^Window size 48 must be a multiple of 32 for this model/);
+    await pg.fill('#patch', '2048');
+    await pg.click('#run');
+    r = await settle(pg);
+    expect(r.state).toBe('error');
+    expectOneLine(r.error, /^Window size 2048 needs \d+ MiB GPU buffers and this GPU allows \d+ MiB; use \d+ or less$/);
+    console.log(`too large a window: ${r.error}`);
+    await pg.fill('#patch', '32');
     expect(pageErrors).toEqual([]);
   }, 60_000);
 
