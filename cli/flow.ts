@@ -1,6 +1,7 @@
 // `vesselfm flow`: D_flow, the mask- and class-conditioned flow-matching generator (spec §5).
 //   flow train  — rectified-flow training on image/mask sample folders (Adam, EMA, CFG label dropout)
-//   flow sample — Euler sampling (optionally with classifier-free guidance) of one image per mask
+//   flow sample — Euler sampling (optionally with classifier-free guidance and its variants bg / rand /
+//                 interpolate) of one image per mask, several masks per network batch with --batch
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -11,8 +12,8 @@ import { npyToFloat32 } from '../src/io/npy.js';
 import { mip, strip, toGrey8 } from '../src/io/png.js';
 import { classOfRef } from '../src/flow/data-node.js';
 import { generateToDisk, maskFolders } from '../src/flow/generate-node.js';
-import { eulerSample } from '../src/flow/sample.js';
-import { FLOW_TRAIN_DEFAULTS, FlowTrainer, freshFlowUNet, noiseSeedOf, type FlowTrainOptions } from '../src/flow/train-node.js';
+import { eulerSample, parseCfgVariants } from '../src/flow/sample.js';
+import { FLOW_TRAIN_DEFAULTS, FlowTrainer, freshFlowUNet, noiseSeedOf, type FlowStepResult, type FlowTrainOptions } from '../src/flow/train-node.js';
 import { loadFlowNet, type WeightState } from '../src/flow/weights-node.js';
 import { normal } from '../src/tensor/math.js';
 import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions } from './common.js';
@@ -62,6 +63,7 @@ interface TrainCli extends DeviceOptions {
   previewEvery?: string;
   previewDir?: string;
   previewSteps: string;
+  precision?: string;
   json?: boolean;
 }
 
@@ -76,6 +78,8 @@ interface SampleCli extends DeviceOptions {
   noise?: string;
   out: string;
   state: string;
+  cfg: string;
+  batch: string;
   json?: boolean;
 }
 
@@ -105,6 +109,7 @@ export function registerFlow(program: Command): void {
     .option('--preview-every <n>', 'write a PNG (mask, sample, training image MIPs) every n steps')
     .option('--preview-dir <dir>', 'folder for previews (default: next to --save, or .)')
     .option('--preview-steps <n>', 'Euler steps of preview samples', '20')
+    .option('--precision <kind>', 'f32, or mixed: f16 activations with f32 master weights and dynamic loss scaling (adapters with shader-f16); default f32, or the checkpoint’s on --resume')
     .option('--json', 'print a JSON summary line at the end');
   addDeviceOptions(train);
   train.action(async (o: TrainCli, self: Command) => {
@@ -112,6 +117,8 @@ export function registerFlow(program: Command): void {
       const fixed = ['size', 'width', 'mult', 'attention', 'classes', 'lr', 'seed'].filter((k) => self.getOptionValueSource(k) === 'cli');
       if (fixed.length) throw new VesselError(`${fixed.map((k) => '--' + k).join(', ')}: with --resume these come from the checkpoint; leave them out`);
     }
+    if (o.precision !== undefined && o.precision !== 'f32' && o.precision !== 'mixed') throw new VesselError(`--precision must be f32 or mixed, got "${o.precision}"`);
+    const precision = o.precision as FlowTrainOptions['precision'];
     const steps = int(o.steps, '--steps');
     const saveEvery = o.saveEvery ? int(o.saveEvery, '--save-every', 1) : undefined;
     const previewEvery = o.previewEvery ? int(o.previewEvery, '--preview-every', 1) : undefined;
@@ -125,7 +132,12 @@ export function registerFlow(program: Command): void {
     const engine = await engineFrom(o);
     let trainer: FlowTrainer;
     if (o.resume) {
-      trainer = await FlowTrainer.resume(engine, o.resume, source, classes, { batch: int(o.batch, '--batch', 1), augment: o.augment, emaStart: int(o.emaStart, '--ema-start') });
+      trainer = await FlowTrainer.resume(engine, o.resume, source, classes, {
+        batch: int(o.batch, '--batch', 1),
+        augment: o.augment,
+        emaStart: int(o.emaStart, '--ema-start'),
+        ...(precision ? { precision } : {}),
+      });
     } else {
       const size = int(o.size, '--size', 1);
       const options: FlowTrainOptions = {
@@ -136,6 +148,7 @@ export function registerFlow(program: Command): void {
         seed: int(o.seed, '--seed'),
         emaStart: int(o.emaStart, '--ema-start'),
         augment: o.augment,
+        precision: precision ?? 'f32',
       };
       const width = int(o.width, '--width', 1);
       if (width % 32 !== 0) throw new VesselError(`--width ${width}: GroupNorm(32) needs a multiple of 32`);
@@ -156,12 +169,14 @@ export function registerFlow(program: Command): void {
     if (previewEvery) mkdirSync(previewDir, { recursive: true });
     const first = trainer.step;
     const t0 = performance.now();
-    let last = { step: trainer.step, loss: NaN, seconds: 0 };
+    let last: FlowStepResult = { step: trainer.step, loss: NaN, seconds: 0 };
     while (trainer.step < steps) {
       last = await trainer.trainStep();
-      const line = { step: last.step, loss: last.loss, seconds: Number(last.seconds.toFixed(4)) };
+      const mixed = last.scale === undefined ? {} : { scale: last.scale, ...(last.skipped ? { skipped: true } : {}) };
+      const line = { step: last.step, loss: last.loss, seconds: Number(last.seconds.toFixed(4)), ...mixed };
       if (o.log) appendFileSync(o.log, JSON.stringify(line) + '\n');
       else if (!o.json) jsonLine(line);
+      if (last.skipped) continue; // gradients overflowed: the step did not count, nothing periodic to do
       if (save && saveEvery && last.step % saveEvery === 0) await trainer.save(save);
       if (previewEvery && last.step % previewEvery === 0) await writePreview(trainer, join(previewDir, `flow-preview-${last.step}.png`), int(o.previewSteps, '--preview-steps', 1));
     }
@@ -180,7 +195,13 @@ export function registerFlow(program: Command): void {
     .option('--class <c>', 'class id of every sample (−1: unconditional)', '0')
     .option('--count <n>', 'number of samples (the first n masks; default all)')
     .option('--steps <n>', 'Euler steps', '100')
-    .option('--guidance <w>', 'classifier-free guidance weight w: v = (1+w)·v_cond − w·v_uncond', '0')
+    .option('--guidance <w>', 'classifier-free guidance weight w: v = (1+w)·v_cond − w·v_uncond (with --cfg rand: the upper end w_max)', '0')
+    .option(
+      '--cfg <variant>',
+      'standard; bg (guidance only where mask == 0, v_cond inside the mask); rand (w ~ U(0, w_max) per sample); interpolate (class embedding w·E(c) + (1−w)·E(c2), c2 ≠ c random, w ~ U(0, 1) per sample); bg,rand combines',
+      'standard',
+    )
+    .option('--batch <n>', 'masks advanced together through the Euler loop (one network batch; 2n with guidance)', '1')
     .option('--seed <n>', 'noise seed (sample i uses Philox normal at (seed, i))', '0')
     .option('--noise <file.npy>', 'initial noise: one volume of the mask shape, or [count, D, H, W]')
     .option('--state <which>', 'ema (default, when the checkpoint has it) or model', 'ema')
@@ -196,6 +217,12 @@ export function registerFlow(program: Command): void {
     }
     const cls = Number(o.class);
     if (!Number.isInteger(cls) || cls < -1) throw new VesselError(`--class must be an integer ≥ −1, got "${o.class}"`);
+    const variants = parseCfgVariants(o.cfg);
+    const guidance = num(o.guidance, '--guidance');
+    for (const v of ['bg', 'rand'] as const) {
+      if (variants.has(v) && !(guidance > 0)) throw new VesselError(`--cfg ${o.cfg}: ${v} modifies classifier-free guidance; give --guidance w > 0`);
+    }
+    int(o.batch, '--batch', 1);
     let noise: { data: Float32Array; shape: number[] } | null = null;
     if (o.noise) {
       const a = readNpyFile(o.noise);
@@ -209,14 +236,16 @@ export function registerFlow(program: Command): void {
       out: o.out,
       classes: masks.map(() => cls),
       steps: int(o.steps, '--steps', 1),
-      guidance: num(o.guidance, '--guidance'),
+      guidance,
       seed: int(o.seed, '--seed'),
+      variants,
+      batch: int(o.batch, '--batch', 1),
       noise,
       onSample: (i, s) => {
         if (!o.json) process.stderr.write(`sample ${i + 1}/${masks.length}: ${s.toFixed(2)} s\n`);
       },
     });
-    if (o.json) jsonLine({ count: r.count, shape: r.shape, state, sheet: r.sheet, seconds_per_sample: Number(r.secondsPerSample.toFixed(3)) });
+    if (o.json) jsonLine({ count: r.count, shape: r.shape, state, cfg: [...variants].join(','), batch: int(o.batch, '--batch', 1), sheet: r.sheet, record: r.record, seconds_per_sample: Number(r.secondsPerSample.toFixed(3)) });
     net.dispose();
   });
 }

@@ -38,6 +38,7 @@ interface TrainCliOptions extends DeviceOptions {
   valImages?: string[];
   valLabels?: string[];
   valEvery?: string;
+  precision?: string;
   json?: boolean;
 }
 
@@ -87,9 +88,11 @@ export function registerTrain(program: Command): void {
     .option('--val-images <paths...>', 'validation image volumes')
     .option('--val-labels <paths...>', 'validation label volumes')
     .option('--val-every <n>', 'report validation Dice (sliding-window inference) every n steps')
+    .option('--precision <kind>', 'f32, or mixed: f16 activations with f32 master weights and dynamic loss scaling (adapters with shader-f16); default f32, or the checkpoint’s on --resume')
     .option('--json', 'print a JSON summary line at the end');
   addDeviceOptions(cmd);
   cmd.action(async (o: TrainCliOptions, self: Command) => {
+    if (o.precision !== undefined && o.precision !== 'f32' && o.precision !== 'mixed') throw new VesselError(`--precision must be f32 or mixed, got "${o.precision}"`);
     const normalize = o.normalize === undefined ? 'none' : o.normalize === 'percentile' ? 'percentile' : null;
     if (!normalize) throw new VesselError(`--normalize must be "percentile", got "${o.normalize}"`);
     if ((o.images ? 1 : 0) + (o.data ? 1 : 0) !== 1) throw new VesselError('give either --images with --labels, or --data');
@@ -149,11 +152,18 @@ export function registerTrain(program: Command): void {
       seed: int(o.seed, '--seed'),
       augment: !!o.augment,
       normalize,
+      precision: (o.precision ?? 'f32') as TrainOptions['precision'],
     };
     let trainer: Trainer;
     if (o.resume) {
       // The checkpoint's hyper-parameters and RNG continue; patch, batch, augmentation and data may change.
-      trainer = await Trainer.resume(engine, o.resume, sources, weights, { patch: options.patch, batch: options.batch, augment: options.augment, normalize });
+      trainer = await Trainer.resume(engine, o.resume, sources, weights, {
+        patch: options.patch,
+        batch: options.batch,
+        augment: options.augment,
+        normalize,
+        ...(o.precision ? { precision: options.precision } : {}),
+      });
     } else {
       let net: DynUNet;
       if (o.init) {
@@ -214,6 +224,8 @@ export function registerTrain(program: Command): void {
       saved: save ?? null,
       validation: summary.validation,
       filters: trainer.net.config.filters,
+      precision: trainer.net.precision,
+      ...(trainer.scaler ? { lossScale: trainer.scaler.scale, skippedSteps: summary.skippedSteps } : {}),
     };
     if (o.json) jsonLine(res);
     else {

@@ -21,6 +21,8 @@ import { FlowUNet, flowStateDict, type FlowUNetConfig } from '../models/flow-une
 import { Generator } from '../nn/init.js';
 import { EMA } from '../nn/optim/ema.js';
 import { Adam } from '../nn/optim/optimizer.js';
+import { LossScaler } from '../nn/optim/scaler.js';
+import { checkPrecision, type Precision } from '../ops/arith.js';
 import { loadCheckpoint, optimizerPathOf, writeFilesTogether, type CheckpointSidecar } from '../train/checkpoint.js';
 import { normal } from '../tensor/math.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -39,6 +41,8 @@ export interface FlowTrainOptions {
   /** class-label dropout probability (CFG) */
   pDrop: number;
   augment: boolean;
+  /** 'f32' (default) or 'mixed': f16 activations, f32 master weights, dynamic loss scaling (a skipped step does not count) */
+  precision?: Precision;
 }
 
 export const FLOW_TRAIN_DEFAULTS: Omit<FlowTrainOptions, 'size'> = {
@@ -56,6 +60,10 @@ export interface FlowStepResult {
   step: number;
   loss: number;
   seconds: number;
+  /** mixed precision: the gradients overflowed and the Adam step was skipped */
+  skipped?: boolean;
+  /** mixed precision: the loss scale for the next step */
+  scale?: number;
 }
 
 export const emaPathOf = (path: string): string => path.replace(/\.safetensors$/i, '') + '.ema.safetensors';
@@ -71,6 +79,8 @@ export class FlowTrainer {
   /** element offset of the next noise draw */
   noiseCounter: number;
   lastBatch: FlowBatch | null = null;
+  /** mixed precision: the dynamic loss scaler (null in f32) */
+  readonly scaler: LossScaler | null;
 
   private constructor(
     readonly engine: Engine,
@@ -91,6 +101,8 @@ export class FlowTrainer {
     const nc = net.config.numClasses;
     const bad = classes.find((c) => nc > 0 && (c < 0 || c >= nc));
     if (bad !== undefined) throw new VesselError(`flow data: class ${bad} is outside the network's ${nc} classes`);
+    net.precision = checkPrecision(engine, o.precision ?? 'f32');
+    this.scaler = net.precision === 'mixed' ? new LossScaler() : null;
     this.opt = new Adam(net.parameters(), { lr: o.lr, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 });
     this.ema = new EMA(net.parameters(), o.emaDecay);
     this.rng = new CounterRng(o.seed, rngCounter);
@@ -135,6 +147,8 @@ export class FlowTrainer {
       tensors.set(`${i}.${m[2]}`, engine.tensor(rec.data as Float32Array, rec.shape));
     }
     tr.opt.loadStateDict({ step: side.step, tensors });
+    const ls = Number(side.loss_scale);
+    if (tr.scaler && Number.isFinite(ls) && ls > 0) tr.scaler.scale = ls;
     await engine.sync();
     for (const x of tensors.values()) x.dispose();
     return tr;
@@ -163,6 +177,10 @@ export class FlowTrainer {
       const mask = e.tensor(batch.mask, shape);
       const x0 = normal(e, shape, 0, 1, noiseSeedOf(o.seed), offset);
       const l = flowLoss(this.net, x1, mask, x0, t, y);
+      if (this.scaler) {
+        this.scaler.backward(l);
+        return l;
+      }
       backward(l);
       this.opt.step();
       this.opt.zeroGrad();
@@ -173,11 +191,33 @@ export class FlowTrainer {
       }
       return l;
     });
+    if (this.scaler) return this.finishScaled(loss, t0);
     const value = await loss.item();
     loss.dispose();
     const step = this.opt.stepCount;
     if (!Number.isFinite(value)) throw new VesselError(`flow training stopped: the loss is ${value} (non-finite) at step ${step}; lower --lr or check the data`);
     return { step, loss: value, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Mixed precision: unscale and check the gradients, read loss and overflow flag once, then Adam and EMA unless skipped. */
+  private async finishScaled(loss: Tensor, t0: number): Promise<FlowStepResult> {
+    const e = this.engine;
+    const o = this.options;
+    const scaler = this.scaler!;
+    const r = await e.scopeAsync(async () => {
+      const res = await scaler.step(this.opt, loss);
+      this.opt.zeroGrad();
+      const step = this.opt.stepCount;
+      if (!res.skipped && step % o.emaEvery === 0) {
+        if (step < o.emaStart) this.ema.reset();
+        else this.ema.update();
+      }
+      return res;
+    });
+    loss.dispose();
+    const step = this.opt.stepCount;
+    if (!Number.isFinite(r.loss)) throw new VesselError(`flow training stopped: the loss is ${r.loss} (non-finite) at step ${step}; lower --lr or check the data`);
+    return { step, loss: r.loss, seconds: (performance.now() - t0) / 1000, skipped: r.skipped, scale: scaler.scale };
   }
 
   /** Copy the EMA weights into a network of the same configuration (for sampling or export). */
@@ -214,6 +254,7 @@ export class FlowTrainer {
       optimizer_tensors: optT.length ? optPath.split(/[\\/]/).pop()! : null,
       ema_weights: emaPath.split(/[\\/]/).pop()!,
       noise_counter: this.noiseCounter,
+      ...(this.scaler ? { loss_scale: this.scaler.scale } : {}),
       config: { model: 'FlowUNet', flow: { ...c } },
       train: { ...this.options },
       rng: { seed: this.options.seed, counter: this.rng.counter },

@@ -76,6 +76,8 @@ export interface SaveCheckpointInput {
   train: Record<string, unknown>;
   rng: { seed: number; counter: number };
   optimizer: Record<string, unknown>;
+  /** more sidecar fields (e.g. loss_scale in mixed precision) */
+  extra?: Record<string, unknown>;
 }
 
 /** Save weights, optimizer state and training state (reads the tensors back from the GPU once). */
@@ -104,6 +106,7 @@ export async function saveCheckpoint(path: string, s: SaveCheckpointInput, write
     train: s.train,
     rng: s.rng,
     optimizer: s.optimizer,
+    ...s.extra,
   };
   const files: [string, Uint8Array][] = [];
   if (optTensors.length) files.push([optPath, writeSafetensors(optTensors, { ...meta, kind: 'optimizer state' })]);

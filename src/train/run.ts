@@ -35,6 +35,8 @@ export interface RunSummary {
   /** mean wall time per step, excluding the first step of this run (pipeline builds) when there are more */
   meanStepSeconds: number;
   validation: { step: number; dice: number[]; mean: number }[];
+  /** mixed precision: optimiser steps skipped because the gradients overflowed */
+  skippedSteps: number;
 }
 
 function logLine(path: string | undefined, obj: Record<string, unknown>): void {
@@ -61,6 +63,7 @@ export async function runTraining(trainer: Trainer, o: RunOptions): Promise<RunS
   let lastLoss: number | null = null;
   const validation: RunSummary['validation'] = [];
   let savedAt = -1;
+  let skippedSteps = 0;
   const save = async (): Promise<void> => {
     if (!o.save || savedAt === trainer.step) return;
     await trainer.save(o.save);
@@ -77,8 +80,14 @@ export async function runTraining(trainer: Trainer, o: RunOptions): Promise<RunS
     }
     times.push(r.seconds);
     lastLoss = r.loss;
-    logLine(o.log, { step: r.step, loss: r.loss, lr: r.lr, seconds: Number(r.seconds.toFixed(4)), time: new Date().toISOString() });
+    const mixed = r.scale === undefined ? {} : { scale: r.scale, ...(r.skipped ? { skipped: true } : {}) };
+    logLine(o.log, { step: r.step, loss: r.loss, lr: r.lr, seconds: Number(r.seconds.toFixed(4)), ...mixed, time: new Date().toISOString() });
     o.onStep?.(r);
+    if (r.skipped) {
+      // the step did not count (gradients overflowed, scale lowered): no periodic work for it
+      skippedSteps++;
+      continue;
+    }
     if (o.previewEvery && r.step % o.previewEvery === 0) {
       const pred = await trainer.predictLastPatch();
       const P = trainer.options.patch;
@@ -104,5 +113,6 @@ export async function runTraining(trainer: Trainer, o: RunOptions): Promise<RunS
     lastLoss,
     meanStepSeconds: steady.length ? steady.reduce((a, v) => a + v, 0) / steady.length : 0,
     validation,
+    skippedSteps,
   };
 }

@@ -2,7 +2,11 @@
 // decoupled weight decay on every parameter), the vesselFM warm-up × cosine schedule or a constant rate.
 //
 // One step = upload the batch, forward, loss, backward, AdamW — all recorded on the GPU — and then exactly one
-// readback: the loss value, which is logged and checked for NaN/Inf. Checkpoints restore everything the next step
+// readback: the loss value, which is logged and checked for NaN/Inf. In mixed precision (options.precision 'mixed':
+// f16 activations, f32 master weights) backward starts from the loss times a dynamic scale and the LossScaler
+// unscales the gradients, checks them for Inf/NaN on the GPU and skips the AdamW step on overflow (halving the
+// scale); its flag comes back in the same single readback as the loss. A skipped step does not count as a step
+// (AdamW's step count, and with it the schedule, stays where it was; the next batch is drawn). Checkpoints restore everything the next step
 // depends on (weights, AdamW moments, step count = schedule position, the sampler's RNG counter), so a run resumed
 // from step k continues bit for bit as the uninterrupted run would have.
 import { backward, noGrad } from '../autograd/tape.js';
@@ -11,6 +15,8 @@ import { VesselError } from '../gpu/errors.js';
 import { DynUNet } from '../models/dynunet.js';
 import { Generator } from '../nn/init.js';
 import { AdamW } from '../nn/optim/optimizer.js';
+import { LossScaler } from '../nn/optim/scaler.js';
+import { checkPrecision, type Precision } from '../ops/arith.js';
 import { ConstantSchedule, VesselfmSchedule, type Schedule } from '../nn/optim/schedule.js';
 import { diceBceLoss } from '../ops/loss.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -30,7 +36,14 @@ export interface TrainOptions {
   augment: boolean;
   /** how images were prepared ('none' | 'percentile'); recorded in checkpoints */
   normalize: 'none' | 'percentile';
+  /** 'f32' (default) or 'mixed': f16 activations, f32 master weights, dynamic loss scaling */
+  precision?: Precision;
+  /** mixed precision: the first loss scale (default 2^16) */
+  initScale?: number;
 }
+
+/** Mixed precision: this many overflowing steps in a row stop training (the scale has fallen by 2^this). */
+export const MAX_CONSECUTIVE_SKIPS = 30;
 
 export interface StepResult {
   step: number;
@@ -38,6 +51,10 @@ export interface StepResult {
   lr: number;
   /** wall time of the step including the loss readback */
   seconds: number;
+  /** mixed precision: the gradients overflowed and the optimiser step was skipped */
+  skipped?: boolean;
+  /** mixed precision: the loss scale for the next step */
+  scale?: number;
 }
 
 export function makeSchedule(kind: 'vesselfm' | 'constant', lr: number): Schedule {
@@ -54,6 +71,9 @@ export class Trainer {
   lastBatch: Batch | null = null;
   /** the next batch, cut on the CPU while the GPU runs the current step, and the RNG counter from before it */
   private prefetched: { batch: Batch; counter: number } | null = null;
+  /** mixed precision: the dynamic loss scaler (null in f32) */
+  readonly scaler: LossScaler | null;
+  private skipsInARow = 0;
 
   private constructor(
     readonly engine: Engine,
@@ -71,6 +91,9 @@ export class Trainer {
     if (o.patch.some((p) => p % d !== 0 || p < d)) {
       throw new VesselError(`--patch [${o.patch.join(', ')}]: every side must be a multiple of ${d} (2^${net.config.filters.length - 1} for a ${net.config.filters.length}-level DynUNet)`);
     }
+    const precision = checkPrecision(engine, o.precision ?? 'f32');
+    net.precision = precision;
+    this.scaler = precision === 'mixed' ? new LossScaler({ initScale: o.initScale }) : null;
     this.schedule = makeSchedule(o.schedule, o.lr);
     this.opt = new AdamW(net.parameters(), { lr: o.lr, weightDecay: o.weightDecay, betas: [0.9, 0.999], eps: 1e-8 });
     const rng = new CounterRng(o.seed, rngCounter);
@@ -103,6 +126,8 @@ export class Trainer {
       tensors.set(`${i}.${m[2]}`, engine.tensor(rec.data as Float32Array, rec.shape));
     }
     tr.opt.loadStateDict({ step: ck.sidecar.step, tensors });
+    const ls = Number(ck.sidecar.loss_scale);
+    if (tr.scaler && Number.isFinite(ls) && ls > 0) tr.scaler.scale = ls;
     await engine.sync();
     for (const t2 of tensors.values()) t2.dispose();
     return tr;
@@ -133,6 +158,10 @@ export class Trainer {
       const y = e.tensor(batch.label, [B, 1, ...P]);
       const logits = this.net.forward(x);
       const l = diceBceLoss(logits, y);
+      if (this.scaler) {
+        this.scaler.backward(l);
+        return l;
+      }
       backward(l);
       this.opt.step();
       this.opt.zeroGrad();
@@ -142,11 +171,34 @@ export class Trainer {
     e.flush();
     const counter = this.sampler.rng.counter;
     this.prefetched = { batch: this.sampler.next(B), counter };
-    const value = await loss.item();
+    let value: number;
+    let skipped = false;
+    if (this.scaler) {
+      const scaler = this.scaler;
+      // unscale + overflow flag + (unless skipped) AdamW, with the loss and the flag read back together
+      const r = await e.scopeAsync(async () => {
+        const res = await scaler.step(this.opt, loss);
+        this.opt.zeroGrad();
+        return res;
+      });
+      value = r.loss;
+      skipped = r.skipped;
+    } else {
+      value = await loss.item();
+    }
     loss.dispose();
     const step = this.opt.stepCount;
     if (!Number.isFinite(value)) {
       throw new VesselError(`training stopped: the loss is ${value} (non-finite) at step ${step} (batch ${batch.names.join(', ')}); lower --lr or check the data`);
+    }
+    if (this.scaler) {
+      this.skipsInARow = skipped ? this.skipsInARow + 1 : 0;
+      if (this.skipsInARow >= MAX_CONSECUTIVE_SKIPS) {
+        throw new VesselError(
+          `training stopped: the gradients overflowed in ${this.skipsInARow} steps in a row at step ${step} (loss scale now ${this.scaler.scale}); the f16 activations overflow or the gradients are NaN — try --precision f32 or a lower --lr`,
+        );
+      }
+      return { step, loss: value, lr, seconds: (performance.now() - t0) / 1000, skipped, scale: this.scaler.scale };
     }
     return { step, loss: value, lr, seconds: (performance.now() - t0) / 1000 };
   }
@@ -183,6 +235,7 @@ export class Trainer {
         step: this.step,
         config: { model: 'DynUNet', in_channels: c.inChannels, out_channels: c.outChannels, filters: c.filters },
         train: { ...this.options },
+        extra: this.scaler ? { loss_scale: this.scaler.scale } : undefined,
         rng: { seed: this.options.seed, counter: this.rngCounter },
         optimizer: {
           type: 'AdamW',
