@@ -199,6 +199,11 @@ describe('matmul', () => {
     const r = await tuneMatmul(e, 24, 20, 16, { candidates: ['naive', 'reg4x4'], reps: 1 });
     expect(Object.keys(r.timings).sort()).toEqual(['naive', 'reg4x4']);
     for (const t of Object.values(r.timings)) expect(t).toBeGreaterThan(0);
+    if (isCpuAdapter(e.gpu)) {
+      // Software adapter in Node: ranked by process CPU time, which the result reports.
+      expect(Object.keys(r.cpuMs!).sort()).toEqual(['naive', 'reg4x4']);
+      expect(r.best).toBe(Object.entries(r.cpuMs!).sort((x, y) => x[1] - y[1])[0][0]);
+    }
     expect(r.shapeClass).toBe(shapeClass(24, 20, 16));
     expect(chooseVariant(e, 24, 20, 16).name).toBe(r.best);
     // Same class (sizes in the same buckets, same alignment): the cached result, no timing again.
