@@ -2,6 +2,7 @@
 //   train:  one rectified-flow step (upload, noise, forward, MSE, backward, Adam, EMA) in ms and steps/s, with the
 //           pool's memory high-water mark;
 //   sample: one Euler step = one forward without gradients, in ms, and seconds per 100-step sample.
+//   train_step_mixed (adapters with shader-f16): the training step in mixed precision, time and memory beside f32.
 // A real GPU gets the upstream network at 128³ (width 64, mult 1,1,2,3,4, attention at 16³, training batch 3) beside
 // PyTorch's H200 fp32 figures (../shared/spec/anchors.md: 2,469 ms and 55.5 GiB per training step, 191 ms per
 // sampling forward); a CPU driver gets width 32 at 16³ (--size for another edge); --quick shrinks to 8³.
@@ -16,6 +17,7 @@ import { Adam } from '../src/nn/optim/optimizer.js';
 import { fmtBytes } from '../src/runtime/pool.js';
 import { normal } from '../src/tensor/math.js';
 import { isCpuAdapter } from '../kernels/matmul.js';
+import { unscaleCheck } from '../kernels/optim.js';
 import { adapterContext, result, round } from './harness.js';
 import type { BenchResult, Suite, SuiteOptions } from './suite.js';
 
@@ -70,6 +72,45 @@ export const flowSuite: Suite = {
     const peak = e.rt.pool.stats.highWaterBytes;
     const anchor = gpu && S === 128 && B === 3 ? { pytorch_h200_fp32_ms: H200_PYTORCH_FLOW.train_step_ms_fp32, pytorch_h200_peak_gib: H200_PYTORCH_FLOW.train_peak_gib } : {};
     yield result('flow.train_step', trainMs, 'ms', { ...ctx, batch: B, steps_per_s: round(1000 / trainMs), peak_bytes: peak, peak: fmtBytes(peak), ...anchor });
+    if (e.gpu.hasF16) {
+      // The same step in mixed precision (f16 activations, f32 master weights): backward from loss·2^16, the loss
+      // scaler's unscale + overflow check on the GPU, Adam, EMA. The scaler's 8-byte readback is left out, as the
+      // f32 row leaves out the loss readback; the flag is read once at the end.
+      const LS = 2 ** 16;
+      const flag = e.keep(e.zeros([1], 'u32'));
+      net.precision = 'mixed';
+      e.rt.pool.trim();
+      e.rt.pool.resetPeak();
+      const mixedMs = await timeIt(
+        e,
+        () =>
+          e.scope(() => {
+            const x0 = normal(e, shape, 0, 1, 5, step++ * n);
+            const loss = flowLoss(net, x1, mask, x0, Array.from({ length: B }, (_, i) => (i + 1) / (B + 1)), Array.from({ length: B }, (_, i) => i % 24));
+            backward(loss, e.full([], LS));
+            for (const p of opt.params) if (p.grad) unscaleCheck(p.grad, 1 / LS, flag);
+            opt.step();
+            opt.zeroGrad();
+            ema.update();
+          }),
+        reps,
+      );
+      const peakM = e.rt.pool.stats.highWaterBytes;
+      const overflow = (await flag.read())[0];
+      flag.dispose();
+      net.precision = 'f32';
+      if (overflow !== 0) throw new Error('flow mixed-precision step: the gradients overflowed at loss scale 2^16');
+      yield result('flow.train_step_mixed', mixedMs, 'ms', {
+        ...ctx,
+        batch: B,
+        precision: 'mixed (f16 activations, f32 master weights, loss scale 2^16)',
+        steps_per_s: round(1000 / mixedMs),
+        speedup_vs_f32: round(trainMs / mixedMs, 3),
+        peak_bytes: peakM,
+        peak: fmtBytes(peakM),
+        peak_ratio_to_f32: round(peakM / peak, 3),
+      });
+    }
     opt.dispose();
     ema.dispose();
     net.eval();

@@ -3,7 +3,8 @@
 //              the f32 matmul ceiling measured in the same run, and the pool's memory high-water mark;
 //   volume:    segmentVolume end to end over a [S, 2S, 2S] volume (GPU and quick runs), beside the forward-only rate;
 //   training:  one step (forward, Dice+BCE, backward, AdamW) in ms, its FLOP rate and fraction of the same ceiling,
-//              and the memory high-water mark (weights, gradients, AdamW moments and activations).
+//              and the memory high-water mark (weights, gradients, AdamW moments and activations); on adapters with
+//              shader-f16 the same step again in mixed precision (f16 activations, f32 master weights, loss scaling).
 // Sizes follow the adapter: a real GPU gets the vesselFM setting (128³ windows, inference batch 4, training batch 2,
 // filters 32…320: the H200 PyTorch anchors in ../shared/spec/anchors.md); a CPU driver gets 32³ windows at batch 1
 // (--size 64 for 64³). --quick (the suite's own test) shrinks the filters 8× as well.
@@ -25,6 +26,7 @@ import { chooseVariant, isCpuAdapter, matmulInto } from '../kernels/matmul.js';
 import { setTuneMode, tuneMode, tuneRecords } from '../kernels/autotune.js';
 import { tuneConv3d } from '../kernels/conv3d.js';
 import { tuneConvTranspose3d } from '../kernels/convtranspose3d.js';
+import { unscaleCheck } from '../kernels/optim.js';
 import { adapterContext, gpuTime, perCpuSecond, result, round } from './harness.js';
 import type { BenchResult, Suite, SuiteOptions } from './suite.js';
 
@@ -305,6 +307,8 @@ async function* run(e: Engine, opts: SuiteOptions): AsyncGenerator<BenchResult> 
         high_water: fmtBytes(mem.highWater),
         ...(full ? { h200_pytorch_fp32_peak_gib: H200_PYTORCH_FP32.train_peak_gib } : {}),
       });
+      // ---- the same step in mixed precision (adapters with shader-f16) ----
+      if (e.gpu.hasF16) for (const r of await mixedStepRows(e, net, opt, xt, target, set, { ...c, f32_ms: round(t.medianMs), f32_peak_in_use_bytes: mem.peakInUse }, t.medianMs, mem.peakInUse)) yield r;
     } finally {
       opt.dispose();
       xt.dispose();
@@ -320,6 +324,63 @@ async function* run(e: Engine, opts: SuiteOptions): AsyncGenerator<BenchResult> 
   } finally {
     setTuneMode(savedMode);
     net.dispose();
+  }
+}
+
+/**
+ * One training step in mixed precision (net.precision 'mixed': f16 activations, f32 master weights) with the loss
+ * scaler's GPU work — backward from loss·S, unscale with the overflow check, AdamW — timed and measured like the f32
+ * step. The scaler's one 8-byte readback (loss and flag) is left out, as the f32 row leaves out the loss readback;
+ * the flag is read once at the end to confirm that no step overflowed.
+ */
+async function mixedStepRows(
+  e: Engine,
+  net: DynUNet,
+  opt: AdamW,
+  xt: Tensor,
+  target: Tensor,
+  set: Setting,
+  ctx: Record<string, unknown>,
+  f32Ms: number,
+  f32Peak: number,
+): Promise<BenchResult[]> {
+  const S = 2 ** 16;
+  const flag = e.keep(e.zeros([1], 'u32'));
+  net.precision = 'mixed';
+  try {
+    const step = () =>
+      e.scope(() => {
+        const loss = diceBceLoss(net.forward(xt), target);
+        backward(loss, e.full([], S));
+        for (const p of opt.params) if (p.grad) unscaleCheck(p.grad, 1 / S, flag);
+        opt.step();
+        opt.zeroGrad();
+      });
+    const mem = await memoryOf(e, step);
+    const t = await gpuTime(e, step, { warmup: 1, samples: set.samples, callsPerSample: 1 });
+    const overflow = (await flag.read())[0];
+    if (overflow !== 0) throw new Error('segmenter mixed-precision step: the gradients overflowed at loss scale 2^16');
+    const c = { ...ctx, precision: 'mixed (f16 activations, f32 master weights, loss scale 2^16)' };
+    return [
+      result('segmenter_train_step_mixed', t.medianMs, 'ms', {
+        ...c,
+        best_ms: round(t.minMs),
+        speedup_vs_f32: round(f32Ms / t.medianMs, 3),
+        cpu_ms_per_step: t.cpuMsPerCall !== undefined && isCpuAdapter(e.gpu) ? round(t.cpuMsPerCall) : undefined,
+        timing: t.method,
+        samples: t.samples,
+      }),
+      result('segmenter_train_memory_mixed', mem.peakInUse / GiB, 'GiB', {
+        ...c,
+        peak_in_use_bytes: mem.peakInUse,
+        high_water_bytes: mem.highWater,
+        high_water: fmtBytes(mem.highWater),
+        ratio_to_f32: round(mem.peakInUse / f32Peak, 3),
+      }),
+    ];
+  } finally {
+    net.precision = 'f32';
+    flag.dispose();
   }
 }
 
