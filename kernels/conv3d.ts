@@ -18,6 +18,16 @@
 //                    deep layers with few positions and many channels)
 //   mma16            shaders/conv3d_mma.wgsl: f16 subgroup-matrix (tensor-core) tiles, f32 accumulation; only
 //                    where the adapter has subgroup matrices and the caller opted in (setConvTensorCores)
+//   …k2 / …k4        any of the above with K (input channels) split into 2 / 4 chunks over more workgroups: f32
+//                    partial sums, then conv3d_reduce.wgsl adds them in a fixed order (plus bias) and stores
+//                    (deep levels: few output voxels, huge K)
+// All four direct kernels share the prologue shaders/lib/conv3d_common.wgsl (prepended here).
+//
+// Mixed precision: activations may be f16 tensors, parameters are always f32, every sum is f32.
+//   forward          x f16, w f32, bias f32   → y f16
+//   input gradient   dy f16, w f32            → dx f16
+//   weight gradient  dy f16, x f16            → dw f32;  bias gradient dy f16 → db f32
+// All-f32 calls run exactly as before. The autotuner keys its shape classes on the activation dtype.
 import convSource from '../shaders/conv3d.wgsl';
 import tiledSource from '../shaders/conv3d_tiled.wgsl';
 import sgkSource from '../shaders/conv3d_sgk.wgsl';
@@ -26,11 +36,13 @@ import packSource from '../shaders/conv3d_pack.wgsl';
 import wgradSource from '../shaders/conv3d_wgrad.wgsl';
 import reduceSource from '../shaders/conv3d_reduce.wgsl';
 import biasSource from '../shaders/conv3d_bias.wgsl';
+import commonSource from '../shaders/lib/conv3d_common.wgsl';
 import type { Engine } from '../src/engine.js';
 import { VesselError } from '../src/gpu/errors.js';
 import { params } from '../src/runtime/runtime.js';
 import { fmtShape, type Shape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import type { DType } from '../src/tensor/dtype.js';
 import { choose, sizeBucket, tune, type Candidate } from './autotune.js';
 import { isCpuAdapter } from './matmul.js';
 import { grid1D, MAX_GROUPS } from './util.js';
@@ -68,11 +80,32 @@ export function triple(v: number | readonly number[] | undefined, dflt: number, 
   return t as Triple;
 }
 
-function checkF32(t: Tensor, what: string, op: string, rank?: number): void {
-  t.assertAlive();
-  if (t.dtype !== 'f32') throw new VesselError(`${op}: ${what} ${fmtShape(t.shape)} has dtype ${t.dtype}; only f32 is supported`);
+function checkRank(t: Tensor, what: string, op: string, rank?: number): void {
   if (rank !== undefined && t.rank !== rank) {
     throw new VesselError(`${op}: ${what} must have rank ${rank} (N, C, D, H, W layout), got ${fmtShape(t.shape)}`);
+  }
+}
+
+/** A parameter (weight, bias): f32 master copies, also under mixed precision. */
+export function checkParam(t: Tensor, what: string, op: string, rank?: number): void {
+  t.assertAlive();
+  if (t.dtype !== 'f32') {
+    throw new VesselError(`${op}: ${what} ${fmtShape(t.shape)} has dtype ${t.dtype}; parameters must be f32 (mixed precision keeps f32 master weights, only activations are f16)`);
+  }
+  checkRank(t, what, op, rank);
+}
+
+/** An activation or activation gradient: f32, or f16 under mixed precision. */
+export function checkAct(t: Tensor, what: string, op: string, rank?: number): void {
+  t.assertAlive();
+  if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new VesselError(`${op}: ${what} ${fmtShape(t.shape)} has dtype ${t.dtype}; activations must be f32 or f16`);
+  checkRank(t, what, op, rank);
+}
+
+/** Two activations that meet in one GEMM (dy and x of a weight gradient) must share their dtype. */
+export function checkSameAct(a: Tensor, aWhat: string, b: Tensor, bWhat: string, op: string): void {
+  if (a.dtype !== b.dtype) {
+    throw new VesselError(`${op}: ${aWhat} ${fmtShape(a.shape)} is ${a.dtype} but ${bWhat} ${fmtShape(b.shape)} is ${b.dtype}; both must be f32 or both f16`);
   }
 }
 
@@ -126,6 +159,8 @@ export interface DirectConfig {
   tm: 4 | 8;
   tn: 4 | 8;
   ks?: number;
+  /** Split K (input channels) into this many chunks: partial sums + a deterministic reduce pass. Default 1. */
+  split?: number;
 }
 
 export interface WgradConfig {
@@ -150,6 +185,12 @@ export const DIRECT_VARIANTS: Candidate<DirectConfig>[] = [
   { name: 'sgk8', config: { kind: 'sgk', tm: 8, tn: 4, ks: 8 } },
   { name: 'sgk16', config: { kind: 'sgk', tm: 8, tn: 4, ks: 16 } },
   { name: 'mma16', config: { kind: 'mma', tm: 4, tn: 4 } },
+  { name: 'reg8x4k4', config: { kind: 'reg', tm: 8, tn: 4, split: 4 } },
+  { name: 'sgw8x4k2', config: { kind: 'reg', tm: 8, tn: 4, sgw: true, split: 2 } },
+  { name: 'sgw8x4k4', config: { kind: 'reg', tm: 8, tn: 4, sgw: true, split: 4 } },
+  { name: 'sgw8x8k2', config: { kind: 'reg', tm: 8, tn: 8, sgw: true, split: 2 } },
+  { name: 'tiled64k4', config: { kind: 'tiled', tm: 4, tn: 4, split: 4 } },
+  { name: 'sgk8k4', config: { kind: 'sgk', tm: 8, tn: 4, ks: 8, split: 4 } },
 ];
 
 let tensorCores = false;
@@ -190,10 +231,15 @@ export function directVariants(e: Engine): Candidate<DirectConfig>[] {
   });
 }
 
-/** The variants the autotuner times: on CPU adapters the workgroup-memory kernel is skipped (barriers are slow). */
-export function directCandidates(e: Engine): Candidate<DirectConfig>[] {
+/**
+ * The variants the autotuner times: on CPU adapters the workgroup-memory kernel is skipped (barriers are slow);
+ * split-K variants only for GEMMs with few output positions and a long K (`positions` and `inC` of the pass, when
+ * given), where one workgroup per output tile leaves the adapter idle.
+ */
+export function directCandidates(e: Engine, positions?: number, inC?: number): Candidate<DirectConfig>[] {
   const cpu = isCpuAdapter(e.gpu);
-  return directVariants(e).filter((v) => !(cpu && v.config.kind === 'tiled'));
+  const splitOk = positions !== undefined && inC !== undefined && positions <= 4096 && inC >= 64;
+  return directVariants(e).filter((v) => !(cpu && v.config.kind === 'tiled') && ((v.config.split ?? 1) === 1 || splitOk));
 }
 
 export const WGRAD_VARIANTS: Candidate<WgradConfig>[] = [
@@ -232,9 +278,9 @@ export function wgradDefault(e: Engine, co: number): string {
   return wgradVariants(e).some((v) => v.name === 'wsg8x4') ? 'wsg8x4' : 'w8x4';
 }
 
-function shapeClass(g: ConvGeometry, what: string): string {
+function shapeClass(g: ConvGeometry, what: string, dtype: DType): string {
   const vox = g.n * g.out[0] * g.out[1] * g.out[2];
-  return `${what}:ci${g.ci}:co${g.co}:k${g.k.join('')}:s${g.s.join('')}:v${sizeBucket(vox)}:w${g.out[2]}`;
+  return `${what}:ci${g.ci}:co${g.co}:k${g.k.join('')}:s${g.s.join('')}:v${sizeBucket(vox)}:w${g.out[2]}:${dtype}`;
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -277,11 +323,39 @@ interface AxisPlan {
   G: number;
 }
 
+/** Where one direct pass writes: the output itself, or (split K) f32 partial sums, one output-sized plane per chunk. */
+interface DirectTarget {
+  /** The buffer the kernel writes: the output, or chunks × output elements of f32 partial sums. */
+  buf: Tensor;
+  /** Input channels per K chunk (≥ inC: no split). */
+  ciChunk: number;
+  chunks: number;
+  /** Elements of one output plane (the partial-sum stride). */
+  plane: number;
+}
+
+function directTarget(e: Engine, dst: Tensor, inC: number, cfg: DirectConfig): DirectTarget {
+  const want = Math.max(1, Math.min(cfg.split ?? 1, inC));
+  const ciChunk = Math.ceil(inC / want);
+  const chunks = Math.ceil(inC / ciChunk);
+  if (chunks === 1) return { buf: dst, ciChunk: inC, chunks: 1, plane: dst.size };
+  return { buf: e.empty([chunks * dst.size]), ciChunk, chunks, plane: dst.size };
+}
+
+/** After the direct pass(es) into a split target: dst = Σ chunks (+ bias), in the destination's dtype. */
+function finishTarget(t: DirectTarget, dst: Tensor, bias: Tensor | null, outC: number): void {
+  if (t.chunks === 1) return;
+  const vol = dst.shape.slice(2).reduce((a, b) => a * b, 1);
+  reduceChunks(t.buf, dst, dst.size, t.chunks, bias, vol, outC);
+  t.buf.dispose();
+}
+
 function direct(
   src: Tensor,
   packed: Tensor,
   bias: Tensor | null,
   dst: Tensor,
+  target: DirectTarget,
   inC: number,
   outC: number,
   k: Triple,
@@ -301,8 +375,8 @@ function direct(
   const gwb = Math.ceil(axx.G / tn);
   const nPos = az.G * ay.G * axx.G;
   const ntVol = az.nt * ay.nt * axx.nt;
-  const gz = N * nCob;
-  if (gz > MAX_GROUPS) throw new VesselError(`conv3d: batch ${N} × ${nCob} channel blocks exceeds ${MAX_GROUPS} workgroups`);
+  const gz = target.chunks * N * nCob;
+  if (gz > MAX_GROUPS) throw new VesselError(`conv3d: ${target.chunks} K chunks × batch ${N} × ${nCob} channel blocks exceeds ${MAX_GROUPS} workgroups`);
   const u = params()
     .u32(inC).u32(outC).u32(nCob * (tm / 4)).u32(nCob)
     .u32(I[0]).u32(I[1]).u32(I[2])
@@ -316,16 +390,31 @@ function direct(
     .u32(az.OS).u32(ay.OS).u32(axx.OS)
     .u32(az.R).u32(ay.R).u32(axx.R)
     .u32(k[1]).u32(k[2]).u32(k[0] * k[1] * k[2])
-    .u32(axx.S).u32(axx.nt).u32(ay.nt * axx.nt).u32(ntVol).u32(inC * ntVol).u32(nPos);
-  const bufs = bias ? [src.binding(), packed.binding(), bias.binding(), dst.binding()] : [src.binding(), packed.binding(), dst.binding()];
-  if (cfg.kind === 'mma') {
-    const kern = rt.kernel('conv3d_mma', mmaSource, { HAS_BIAS: bias !== null });
+    .u32(axx.S).u32(axx.nt).u32(ay.nt * axx.nt).u32(ntVol).u32(inC * ntVol).u32(nPos)
+    .u32(N).u32(target.ciChunk).u32(target.plane);
+  // Split K: the kernel writes f32 partial sums without bias; finishTarget() adds them up, the bias, and narrows.
+  const split = target.chunks > 1;
+  const kBias = split ? null : bias;
+  const xt = src.dtype;
+  const yt: DType = split ? 'f32' : dst.dtype;
+  const mma = cfg.kind === 'mma';
+  const common = {
+    ENABLE_F16: xt === 'f16' || yt === 'f16' || mma ? 'enable f16;' : '',
+    MMA: mma,
+    XT: xt,
+    YT: yt,
+    WT: mma ? 'f32' : 'vec4<f32>',
+    HAS_BIAS: kBias !== null,
+  };
+  const bufs = kBias ? [src.binding(), packed.binding(), kBias.binding(), target.buf.binding()] : [src.binding(), packed.binding(), target.buf.binding()];
+  if (mma) {
+    const kern = rt.kernel('conv3d_mma', commonSource + mmaSource, { ...common, SUBGROUPS: false });
     const [gx, gy] = grid1D(nPos, 32);
     rt.dispatch(kern, bufs, u, [gx, gy, gz]);
     return;
   }
   if (tiled) {
-    const kern = rt.kernel('conv3d_tiled', tiledSource, { HAS_BIAS: bias !== null });
+    const kern = rt.kernel('conv3d_tiled', commonSource + tiledSource, { ...common, SUBGROUPS: false });
     const [gx, gy] = grid1D(nPos, 64);
     rt.dispatch(kern, bufs, u, [gx, gy, gz]);
     return;
@@ -335,27 +424,30 @@ function direct(
   // Workgroup size (a multiple of 8, and of ks for sgk) that leaves the fewest invocations computing clamped
   // copies past the last tile: small grids (deep levels) get small workgroups.
   const wg = leastWasteWorkgroup(cells * (cfg.kind === 'sgk' ? cfg.ks ?? 8 : 1), cfg.kind === 'sgk' ? Math.max(8, cfg.ks ?? 8) : 8);
-  const defines: Record<string, number | boolean> = {
+  const sgw = cfg.kind === 'reg' && cfg.sgw === true && tm === 8;
+  const defines: Record<string, number | boolean | string> = {
+    ...common,
     WG: wg,
-    SGW: cfg.kind === 'reg' && cfg.sgw === true && tm === 8,
+    SGW: sgw,
+    SUBGROUPS: sgw,
     TM4: tm / 4,
     TN: tn,
     SX: axx.S,
     KX: kx,
     ROW: (tn - 1) * axx.S + kx,
     ACC: (tm / 4) * tn,
-    HAS_BIAS: bias !== null,
   };
   if (cfg.kind === 'sgk') {
     const ks = cfg.ks ?? 8;
     defines.KS = ks;
     defines.SGW = false;
-    const kern = rt.kernel('conv3d_sgk', sgkSource, defines);
+    defines.SUBGROUPS = true;
+    const kern = rt.kernel('conv3d_sgk', commonSource + sgkSource, defines);
     const [gx, gy] = grid1D(cells, wg / ks);
     rt.dispatch(kern, bufs, u, [gx, gy, gz]);
     return;
   }
-  const kern = rt.kernel('conv3d', convSource, defines);
+  const kern = rt.kernel('conv3d', commonSource + convSource, defines);
   const [gx, gy] = grid1D(cells, wg);
   rt.dispatch(kern, bufs, u, [gx, gy, gz]);
 }
@@ -388,7 +480,7 @@ function dgradAxis(X: number, k: number, s: number, p: number, r: number): AxisP
 
 function validateBias(bias: Tensor | null, channels: number, op: string): void {
   if (!bias) return;
-  checkF32(bias, 'bias', op);
+  checkParam(bias, 'bias', op);
   if (bias.rank !== 1 || bias.shape[0] !== channels) {
     throw new VesselError(`${op}: bias ${fmtShape(bias.shape)} must have shape [${channels}] (one value per output channel)`);
   }
@@ -397,14 +489,16 @@ function validateBias(bias: Tensor | null, channels: number, op: string): void {
 /** Forward with an explicit variant (no tuning). */
 export function conv3dForwardWith(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv3dOptions, cfg: DirectConfig): Tensor {
   const op = 'conv3d';
-  checkF32(x, 'input', op, 5);
-  checkF32(w, 'weight', op, 5);
+  checkAct(x, 'input', op, 5);
+  checkParam(w, 'weight', op, 5);
   const g = conv3dGeometry(x.shape, w.shape, opts, op);
   validateBias(bias, g.co, op);
   const e = x.engine;
   const packed = packWeight(w, 'fwd', cfg.kind === 'tiled' || cfg.kind === 'mma' ? 64 : cfg.tm);
-  const y = e.empty([g.n, g.co, ...g.out]);
-  direct(x, packed, bias, y, g.ci, g.co, g.k, forwardPlan(g), cfg);
+  const y = e.empty([g.n, g.co, ...g.out], x.dtype);
+  const t = directTarget(e, y, g.ci, cfg);
+  direct(x, packed, bias, y, t, g.ci, g.co, g.k, forwardPlan(g), cfg);
+  finishTarget(t, y, bias, g.co);
   packed.dispose();
   return y;
 }
@@ -414,8 +508,8 @@ export function conv3dForwardWith(x: Tensor, w: Tensor, bias: Tensor | null, opt
  * convTranspose3d, whose forward is this computation).
  */
 export function conv3dBackwardInputWith(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv3dOptions, cfg: DirectConfig, outBias: Tensor | null = null, op = 'conv3d backward (input)'): Tensor {
-  checkF32(dy, 'dy', op, 5);
-  checkF32(w, 'weight', op, 5);
+  checkAct(dy, 'dy', op, 5);
+  checkParam(w, 'weight', op, 5);
   const g = conv3dGeometry(xShape, w.shape, opts, op);
   const ys = [g.n, g.co, ...g.out];
   if (!sameShape(dy.shape, ys)) {
@@ -424,7 +518,8 @@ export function conv3dBackwardInputWith(dy: Tensor, w: Tensor, xShape: Shape, op
   validateBias(outBias, g.ci, op);
   const e = dy.engine;
   const packed = packWeight(w, 'dgrad', cfg.kind === 'tiled' || cfg.kind === 'mma' ? 64 : cfg.tm);
-  const dx = e.empty([...xShape]);
+  const dx = e.empty([...xShape], dy.dtype);
+  const t = directTarget(e, dx, g.co, cfg);
   for (let rz = 0; rz < g.s[0]; rz++)
     for (let ry = 0; ry < g.s[1]; ry++)
       for (let rx = 0; rx < g.s[2]; rx++) {
@@ -433,8 +528,9 @@ export function conv3dBackwardInputWith(dy: Tensor, w: Tensor, xShape: Shape, op
           dgradAxis(g.in[1], g.k[1], g.s[1], g.p[1], ry),
           dgradAxis(g.in[2], g.k[2], g.s[2], g.p[2], rx),
         ];
-        direct(dy, packed, outBias, dx, g.co, g.ci, g.k, plan, cfg);
+        direct(dy, packed, outBias, dx, t, g.co, g.ci, g.k, plan, cfg);
       }
+  finishTarget(t, dx, outBias, g.ci);
   packed.dispose();
   return dx;
 }
@@ -454,8 +550,9 @@ function wgradChunks(e: Engine, g: ConvGeometry, cfg: WgradConfig, invocations: 
 
 /** Weight gradient with an explicit variant. */
 export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv3dOptions, cfg: WgradConfig, op = 'conv3d backward (weight)'): Tensor {
-  checkF32(dy, 'dy', op, 5);
-  checkF32(x, 'input', op, 5);
+  checkAct(dy, 'dy', op, 5);
+  checkAct(x, 'input', op, 5);
+  checkSameAct(dy, 'dy', x, 'input', op);
   const g = conv3dGeometry(x.shape, wShape, opts, op);
   const ys = [g.n, g.co, ...g.out];
   if (!sameShape(dy.shape, ys)) {
@@ -481,7 +578,10 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
   const dw = e.empty([...wShape]);
   const part = chunks > 1 ? e.empty([chunks * wElems]) : dw;
   const sgw = cfg.sgw === true && cfg.tm === 8 && sets === 1;
-  const defines = { WG: wg, TM: cfg.tm, TN: cfg.tn, SX: g.s[2], KX: g.k[2], ROW: (cfg.tn - 1) * g.s[2] + g.k[2], ACC: cfg.tm * g.k[2], SGW: sgw };
+  const defines = {
+    WG: wg, TM: cfg.tm, TN: cfg.tn, SX: g.s[2], KX: g.k[2], ROW: (cfg.tn - 1) * g.s[2] + g.k[2], ACC: cfg.tm * g.k[2], SGW: sgw,
+    T: x.dtype, ENABLE_F16: x.dtype === 'f16' ? 'enable f16;' : '',
+  };
   const kern = rt.kernel('conv3d_wgrad', wgradSource, defines);
   const u = params()
     .u32(g.co).u32(g.ci).u32(rows).u32(perChunk)
@@ -498,16 +598,26 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
   return dw;
 }
 
-function reduceChunks(part: Tensor, out: Tensor, n: number, chunks: number): void {
+/**
+ * out[j] = Σ over chunks of part[c·n + j] in a fixed order (+ bias[(j / vol) mod channels]), stored in out's
+ * dtype (f16 outputs are rounded once, from the f32 sum).
+ */
+function reduceChunks(part: Tensor, out: Tensor, n: number, chunks: number, bias: Tensor | null = null, vol = 1, channels = 1): void {
   const rt = part.engine.rt;
-  const k = rt.kernel('conv3d_reduce', reduceSource, { WG: 256 });
-  rt.dispatch(k, [part.binding(), out.binding()], params().u32(n).u32(chunks), grid1D(n, 256));
+  const k = rt.kernel('conv3d_reduce', reduceSource, {
+    WG: 256,
+    OT: out.dtype,
+    ENABLE_F16: out.dtype === 'f16' ? 'enable f16;' : '',
+    HAS_BIAS: bias !== null,
+  });
+  const u = params().u32(n).u32(chunks).u32(vol).u32(channels);
+  rt.dispatch(k, bias ? [part.binding(), bias.binding(), out.binding()] : [part.binding(), out.binding()], u, grid1D(n, 256));
 }
 
 /** Bias gradient: Σ of dy over the batch and all voxels, per channel → [C]. Works for any rank ≥ 2 (N, C, …). */
 export function conv3dBackwardBias(dy: Tensor): Tensor {
   const op = 'conv3d backward (bias)';
-  checkF32(dy, 'dy', op);
+  checkAct(dy, 'dy', op);
   if (dy.rank < 2) throw new VesselError(`${op}: dy must have shape (N, C, …), got ${fmtShape(dy.shape)}`);
   const e = dy.engine;
   const rt = e.rt;
@@ -519,7 +629,7 @@ export function conv3dBackwardBias(dy: Tensor): Tensor {
   if (c > MAX_GROUPS) throw new VesselError(`${op}: ${c} channels exceed ${MAX_GROUPS} workgroups`);
   const db = e.empty([c]);
   const part = chunks > 1 ? e.empty([chunks * c]) : db;
-  const k = rt.kernel('conv3d_bias', biasSource, { WG: 64 });
+  const k = rt.kernel('conv3d_bias', biasSource, { WG: 64, T: dy.dtype, ENABLE_F16: dy.dtype === 'f16' ? 'enable f16;' : '' });
   rt.dispatch(k, [dy.binding(), part.binding()], params().u32(c).u32(vol).u32(n).u32(perChunk), [c, chunks, 1]);
   if (chunks > 1) {
     reduceChunks(part, db, c, chunks);
@@ -538,46 +648,55 @@ function directHeuristic(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad'): str
   return directDefault(e, outC, gw, pos);
 }
 
-function pickDirect(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad'): DirectConfig {
-  return choose(e, `conv3d.${what}`, shapeClass(g, what), directVariants(e), directHeuristic(e, g, what)).config;
+/** Output positions and K channels of a forward / input-gradient GEMM (what the split-K candidates depend on). */
+function directDims(g: ConvGeometry, what: 'fwd' | 'dgrad'): [number, number] {
+  return what === 'fwd' ? [g.n * g.out[0] * g.out[1] * g.out[2], g.ci] : [g.n * g.in[0] * g.in[1] * g.in[2], g.co];
 }
 
-/** y = conv3d(x, w) + bias. x (N, Cin, D, H, W), w (Cout, Cin, kD, kH, kW), bias (Cout) or null. */
+function pickDirect(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad', dtype: DType): DirectConfig {
+  return choose(e, `conv3d.${what}`, shapeClass(g, what, dtype), directVariants(e), directHeuristic(e, g, what)).config;
+}
+
+/**
+ * y = conv3d(x, w) + bias. x (N, Cin, D, H, W) f32 or f16, w (Cout, Cin, kD, kH, kW) f32, bias (Cout) f32 or
+ * null; y has x's dtype.
+ */
 export function conv3dForward(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv3dOptions = {}): Tensor {
   const g = conv3dGeometry(x.shape, w.shape, opts, 'conv3d');
-  return conv3dForwardWith(x, w, bias, opts, pickDirect(x.engine, g, 'fwd'));
+  return conv3dForwardWith(x, w, bias, opts, pickDirect(x.engine, g, 'fwd', x.dtype));
 }
 
-/** dx for y = conv3d(x, w): dy (N, Cout, …out), w, and x's shape. */
+/** dx for y = conv3d(x, w): dy (N, Cout, …out) f32 or f16, w f32, and x's shape; dx has dy's dtype. */
 export function conv3dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv3dOptions = {}): Tensor {
   const g = conv3dGeometry(xShape, w.shape, opts, 'conv3d backward (input)');
-  return conv3dBackwardInputWith(dy, w, xShape, opts, pickDirect(dy.engine, g, 'dgrad'));
+  return conv3dBackwardInputWith(dy, w, xShape, opts, pickDirect(dy.engine, g, 'dgrad', dy.dtype));
 }
 
-/** dw for y = conv3d(x, w): dy (N, Cout, …out), x, and w's shape. */
+/** dw (f32) for y = conv3d(x, w): dy (N, Cout, …out) and x, both f32 or both f16, and w's shape. */
 export function conv3dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv3dOptions = {}): Tensor {
   const g = conv3dGeometry(x.shape, wShape, opts, 'conv3d backward (weight)');
-  const cfg = choose(x.engine, 'conv3d.wgrad', shapeClass(g, 'wgrad'), wgradVariants(x.engine), wgradDefault(x.engine, g.co)).config;
+  const cfg = choose(x.engine, 'conv3d.wgrad', shapeClass(g, 'wgrad', x.dtype), wgradVariants(x.engine), wgradDefault(x.engine, g.co)).config;
   return conv3dBackwardWeightWith(dy, x, wShape, opts, cfg);
 }
 
 /**
- * Time every variant of the three conv3d kernels for one shape and cache the fastest (kernels/autotune.ts).
- * Later conv3dForward/BackwardInput/BackwardWeight calls with a shape of the same class use the winners.
+ * Time every variant of the three conv3d kernels for one shape and activation dtype (f32, or f16 for mixed
+ * precision) and cache the fastest (kernels/autotune.ts). Later conv3dForward/BackwardInput/BackwardWeight calls
+ * with a shape of the same class and dtype use the winners.
  */
-export async function tuneConv3d(e: Engine, xShape: Shape, wShape: Shape, opts: Conv3dOptions = {}): Promise<Record<string, string>> {
+export async function tuneConv3d(e: Engine, xShape: Shape, wShape: Shape, opts: Conv3dOptions = {}, dtype: DType = 'f32'): Promise<Record<string, string>> {
   const g = conv3dGeometry(xShape, wShape, opts);
-  const x = e.full([...xShape], 0.5);
+  const x = e.full([...xShape], 0.5, dtype);
   const w = e.full([...wShape], 0.25);
-  const dy = e.full([g.n, g.co, ...g.out], 0.5);
+  const dy = e.full([g.n, g.co, ...g.out], 0.5, dtype);
   try {
-    const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd'), directCandidates(e), directHeuristic(e, g, 'fwd'), (c) => {
+    const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd', dtype), directCandidates(e, ...directDims(g, 'fwd')), directHeuristic(e, g, 'fwd'), (c) => {
       conv3dForwardWith(x, w, null, opts, c.config);
     });
-    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad'), directCandidates(e), directHeuristic(e, g, 'dgrad'), (c) => {
+    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad', dtype), directCandidates(e, ...directDims(g, 'dgrad')), directHeuristic(e, g, 'dgrad'), (c) => {
       conv3dBackwardInputWith(dy, w, xShape, opts, c.config);
     });
-    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad'), wgradVariants(e), wgradDefault(e, g.co), (c) => {
+    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad', dtype), wgradVariants(e), wgradDefault(e, g.co), (c) => {
       conv3dBackwardWeightWith(dy, x, wShape, opts, c.config);
     });
     return { fwd: f.name, dgrad: d.name, wgrad: wg.name };

@@ -1,5 +1,6 @@
 // convTranspose3d: forward, input gradient, weight gradient (and bias gradient) of a 3D transposed convolution,
-// PyTorch ConvTranspose3d semantics and weight layout (in, out, kD, kH, kW):
+// PyTorch ConvTranspose3d semantics and weight layout (in, out, kD, kH, kW). Mixed precision as for conv3d: x / dy
+// f32 or f16 (outputs and dx in their dtype), w and bias f32, dw and db f32, every sum f32.
 //   y[n, o, z·s − p + a, …] += x[n, i, z, …] · W[i, o, a, …],   output size (D − 1)·s − 2p + k + output_padding.
 // A transposed convolution is the adjoint of a Conv3d whose weight (out, in, k…) is exactly W read as
 // (Cin_T, Cout_T, k…). So the three passes reuse the conv3d kernels (kernels/conv3d.ts) with roles swapped:
@@ -12,6 +13,9 @@ import { VesselError } from '../src/gpu/errors.js';
 import { fmtShape, type Shape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import {
+  checkAct,
+  checkParam,
+  checkSameAct,
   conv3dBackwardBias,
   conv3dBackwardInputWith,
   conv3dBackwardWeightWith,
@@ -28,6 +32,7 @@ import {
 } from './conv3d.js';
 import { choose, sizeBucket, tune } from './autotune.js';
 import type { Engine } from '../src/engine.js';
+import type { DType } from '../src/tensor/dtype.js';
 
 export interface ConvTranspose3dOptions {
   /** Default 2 (the decoder's upsampling). */
@@ -76,14 +81,15 @@ export function convTranspose3dOutputShape(xShape: Shape, wShape: Shape, opts: C
   return geometry(xShape, wShape, opts, 'convTranspose3d').outShape;
 }
 
-function checkF32(t: Tensor, what: string, op: string): void {
-  t.assertAlive();
-  if (t.dtype !== 'f32') throw new VesselError(`${op}: ${what} ${fmtShape(t.shape)} has dtype ${t.dtype}; only f32 is supported`);
+function cls(g: TGeometry, what: string, xShape: Shape, dtype: DType): string {
+  const vox = g.outShape.slice(2).reduce((a, b) => a * b, 1) * g.outShape[0];
+  return `T${what}:ci${xShape[1]}:co${g.outShape[1]}:k${g.conv.k.join('')}:s${g.s.join('')}:v${sizeBucket(vox)}:${dtype}`;
 }
 
-function cls(g: TGeometry, what: string, xShape: Shape): string {
-  const vox = g.outShape.slice(2).reduce((a, b) => a * b, 1) * g.outShape[0];
-  return `T${what}:ci${xShape[1]}:co${g.outShape[1]}:k${g.conv.k.join('')}:s${g.s.join('')}:v${sizeBucket(vox)}`;
+/** Output positions and K channels of the forward (a conv input gradient) / input gradient (a conv forward). */
+function dims(g: TGeometry, xShape: Shape, what: 'fwd' | 'dgrad'): [number, number] {
+  const sp = what === 'fwd' ? g.outShape.slice(2) : xShape.slice(2);
+  return [xShape[0] * sp[0] * sp[1] * sp[2], what === 'fwd' ? xShape[1] : g.outShape[1]];
 }
 
 /** Heuristic variant for the forward (a conv input gradient over x) and input gradient (a conv forward over dy). */
@@ -101,10 +107,10 @@ function directPick(e: Engine, kernel: string, shapeClass: string, fallback: str
 /** y = convTranspose3d(x, w) + bias. x (N, Cin, D, H, W), w (Cin, Cout, kD, kH, kW), bias (Cout) or null. */
 export function convTranspose3dForward(x: Tensor, w: Tensor, bias: Tensor | null, opts: ConvTranspose3dOptions = {}): Tensor {
   const op = 'convTranspose3d';
-  checkF32(x, 'input', op);
-  checkF32(w, 'weight', op);
+  checkAct(x, 'input', op);
+  checkParam(w, 'weight', op);
   const g = geometry(x.shape, w.shape, opts, op);
-  const cfg = directPick(x.engine, 'convT3d.fwd', cls(g, 'fwd', x.shape), heuristic(x.engine, g, x.shape, 'fwd'));
+  const cfg = directPick(x.engine, 'convT3d.fwd', cls(g, 'fwd', x.shape, x.dtype), heuristic(x.engine, g, x.shape, 'fwd'));
   // The adjoint conv's weight (out = Cin, in = Cout) is w itself; conv3dBackwardInput reads W as (out, in, …).
   return conv3dBackwardInputWith(x, w, g.outShape, { stride: g.s, padding: g.p }, cfg, bias, op);
 }
@@ -112,26 +118,27 @@ export function convTranspose3dForward(x: Tensor, w: Tensor, bias: Tensor | null
 /** dx for y = convTranspose3d(x, w): dy (N, Cout, …out), w, and x's shape. */
 export function convTranspose3dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: ConvTranspose3dOptions = {}): Tensor {
   const op = 'convTranspose3d backward (input)';
-  checkF32(dy, 'dy', op);
-  checkF32(w, 'weight', op);
+  checkAct(dy, 'dy', op);
+  checkParam(w, 'weight', op);
   const g = geometry(xShape, w.shape, opts, op);
   if (dy.shape.length !== 5 || dy.shape.some((v, i) => v !== g.outShape[i])) {
     throw new VesselError(`${op}: dy ${fmtShape(dy.shape)} does not match the output shape ${fmtShape(g.outShape)} of input ${fmtShape(xShape)} and weight ${fmtShape(w.shape)}`);
   }
-  const cfg = directPick(dy.engine, 'convT3d.dgrad', cls(g, 'dgrad', xShape), heuristic(dy.engine, g, xShape, 'dgrad'));
+  const cfg = directPick(dy.engine, 'convT3d.dgrad', cls(g, 'dgrad', xShape, dy.dtype), heuristic(dy.engine, g, xShape, 'dgrad'));
   return conv3dForwardWith(dy, w, null, { stride: g.s, padding: g.p }, cfg);
 }
 
 /** dw for y = convTranspose3d(x, w): dy (N, Cout, …out), x, and w's shape (Cin, Cout, k…). */
 export function convTranspose3dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: ConvTranspose3dOptions = {}): Tensor {
   const op = 'convTranspose3d backward (weight)';
-  checkF32(dy, 'dy', op);
-  checkF32(x, 'input', op);
+  checkAct(dy, 'dy', op);
+  checkAct(x, 'input', op);
+  checkSameAct(dy, 'dy', x, 'input', op);
   const g = geometry(x.shape, wShape, opts, op);
   if (dy.shape.length !== 5 || dy.shape.some((v, i) => v !== g.outShape[i])) {
     throw new VesselError(`${op}: dy ${fmtShape(dy.shape)} does not match the output shape ${fmtShape(g.outShape)} of input ${fmtShape(x.shape)} and weight ${fmtShape(wShape)}`);
   }
-  const cfg = choose(x.engine, 'convT3d.wgrad', cls(g, 'wgrad', x.shape), wgradVariants(x.engine), wgradDefault(x.engine, wShape[0])).config;
+  const cfg = choose(x.engine, 'convT3d.wgrad', cls(g, 'wgrad', x.shape, x.dtype), wgradVariants(x.engine), wgradDefault(x.engine, wShape[0])).config;
   // Adjoint conv: its input is our dy (channels Cout), its output gradient is our x (channels Cin), its weight
   // (Cin, Cout, k…) has exactly our layout.
   return conv3dBackwardWeightWith(x, dy, wShape, { stride: g.s, padding: g.p }, cfg, op);
@@ -142,21 +149,21 @@ export function convTranspose3dBackwardBias(dy: Tensor): Tensor {
   return conv3dBackwardBias(dy);
 }
 
-/** Tune the variants of the three passes for one shape (see kernels/autotune.ts). */
-export async function tuneConvTranspose3d(e: Engine, xShape: Shape, wShape: Shape, opts: ConvTranspose3dOptions = {}): Promise<Record<string, string>> {
+/** Tune the variants of the three passes for one shape and activation dtype (see kernels/autotune.ts). */
+export async function tuneConvTranspose3d(e: Engine, xShape: Shape, wShape: Shape, opts: ConvTranspose3dOptions = {}, dtype: DType = 'f32'): Promise<Record<string, string>> {
   const g = geometry(xShape, wShape, opts, 'convTranspose3d');
-  const x = e.full([...xShape], 0.5);
+  const x = e.full([...xShape], 0.5, dtype);
   const w = e.full([...wShape], 0.25);
-  const dy = e.full(g.outShape, 0.5);
+  const dy = e.full(g.outShape, 0.5, dtype);
   const co = { stride: g.s, padding: g.p };
   try {
-    const f = await tune(e, 'convT3d.fwd', cls(g, 'fwd', xShape), directCandidates(e), heuristic(e, g, xShape, 'fwd'), (c) => {
+    const f = await tune(e, 'convT3d.fwd', cls(g, 'fwd', xShape, dtype), directCandidates(e, ...dims(g, xShape, 'fwd')), heuristic(e, g, xShape, 'fwd'), (c) => {
       conv3dBackwardInputWith(x, w, g.outShape, co, c.config, null);
     });
-    const d = await tune(e, 'convT3d.dgrad', cls(g, 'dgrad', xShape), directCandidates(e), heuristic(e, g, xShape, 'dgrad'), (c) => {
+    const d = await tune(e, 'convT3d.dgrad', cls(g, 'dgrad', xShape, dtype), directCandidates(e, ...dims(g, xShape, 'dgrad')), heuristic(e, g, xShape, 'dgrad'), (c) => {
       conv3dForwardWith(dy, w, null, co, c.config);
     });
-    const wg = await tune(e, 'convT3d.wgrad', cls(g, 'wgrad', xShape), wgradVariants(e), wgradDefault(e, wShape[0]), (c) => {
+    const wg = await tune(e, 'convT3d.wgrad', cls(g, 'wgrad', xShape, dtype), wgradVariants(e), wgradDefault(e, wShape[0]), (c) => {
       conv3dBackwardWeightWith(x, dy, wShape, co, c.config);
     });
     return { fwd: f.name, dgrad: d.name, wgrad: wg.name };

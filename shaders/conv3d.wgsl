@@ -1,7 +1,3 @@
-#if ${SGW}
-enable subgroups;
-diagnostic(off, subgroup_uniformity);
-#endif
 // Direct 3D convolution, register-blocked, no workgroup memory (the variant for every adapter, and the fast one
 // on CPU-like adapters where barriers are expensive).
 //
@@ -20,31 +16,9 @@ diagnostic(off, subgroup_uniformity);
 // SGW (TM = 8, subgroups of at least 8): the 8 weights of a tap are loaded once per subgroup, one per lane, and
 // handed to every lane with subgroupBroadcast. On CPU drivers that do not scalarise uniform loads (llvmpipe
 // before Mesa 25.1) every lane would otherwise gather the same 8 values.
-struct Params {
-  in_c: u32, out_c: u32, out_cp4: u32, n_cob: u32,
-  i_d: u32, i_h: u32, i_w: u32,
-  o_d: u32, o_h: u32, o_w: u32,
-  g_d: u32, g_h: u32, g_w: u32, g_wb: u32,
-  s_d: u32, s_h: u32,
-  off_d: i32, off_h: i32, off_w: i32,
-  tb_d: i32, tb_h: i32, tb_w: i32,
-  ts_d: i32, ts_h: i32, ts_w: i32,
-  nt_d: u32, nt_h: u32,
-  os_d: u32, os_h: u32, os_w: u32,
-  r_d: u32, r_h: u32, r_w: u32,
-  k_h: u32, k_w: u32, k_vol: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
-#if ${HAS_BIAS}
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-#endif
-
+//
+// Prepended: shaders/lib/conv3d_common.wgsl (directives, uniform block, bindings x / w / bias / y, load_x,
+// store_y, split_z, ci_range). x and y may be stored as f16; every product and sum is f32.
 const TM4: u32 = ${TM4}u;
 const TN: u32 = ${TN}u;
 const SX: u32 = ${SX}u;
@@ -64,8 +38,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let cell_raw = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
   let live = cell_raw < n_cells;
   let cell = min(cell_raw, n_cells - 1u);
-  let cob = wid.z % p.n_cob;
-  let n = wid.z / p.n_cob;
+  let zc = split_z(wid.z);
+  let chunk = zc.x;
+  let n = zc.y;
+  let cob = zc.z;
+  let cr = ci_range(chunk);
   let gxb = cell % p.g_wb;
   let gzy = cell / p.g_wb;
   let gy = gzy % p.g_h;
@@ -81,7 +58,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let iy0 = i32(gy * p.s_h) + p.off_h;
   let wc = cob * TM4;
 
-  for (var ci = 0u; ci < p.in_c; ci++) {
+  for (var ci = cr.x; ci < cr.y; ci++) {
     let xb = (n * p.in_c + ci) * in_vol;
     let wb = ci * p.k_vol;
     for (var uz = 0u; uz < p.nt_d; uz++) {
@@ -96,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
         var row: array<f32, ROW>;
         for (var j = 0u; j < ROW; j++) {
           let ix = ix0 + i32(j);
-          let v = x[rb + u32(clamp(ix, 0, iw - 1))];
+          let v = load_x(rb + u32(clamp(ix, 0, iw - 1)));
           row[j] = select(0.0, v, vzy && ix >= 0 && ix < iw);
         }
         let wt = (wb + (tz * p.k_h + ty) * p.k_w);
@@ -126,21 +103,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   if (!live) { return; }
 
-  let o_vol = p.o_d * p.o_h * p.o_w;
-  let orow = ((gz * p.os_d + p.r_d) * p.o_h + gy * p.os_h + p.r_h) * p.o_w;
   for (var q = 0u; q < TN; q++) {
     let gx = gxb * TN + q;
     if (gx >= p.g_w) { break; }
-    let sp = orow + gx * p.os_w + p.r_w;
+    let sp = out_spatial(gz, gy, gx);
     for (var m = 0u; m < TM4; m++) {
       for (var c = 0u; c < 4u; c++) {
         let co = (wc + m) * 4u + c;
         if (co < p.out_c) {
-#if ${HAS_BIAS}
-          y[(n * p.out_c + co) * o_vol + sp] = acc[q * TM4 + m][c] + bias[co];
-#else
-          y[(n * p.out_c + co) * o_vol + sp] = acc[q * TM4 + m][c];
-#endif
+          store_y(chunk, n, co, sp, acc[q * TM4 + m][c]);
         }
       }
     }

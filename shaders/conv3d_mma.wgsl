@@ -1,5 +1,3 @@
-enable f16;
-enable chromium_experimental_subgroup_matrix;
 // Direct 3D convolution on tensor cores: f16 x f16 -> f32 subgroup matrices (16 x 16 x 16), for adapters that
 // offer chromium-experimental-subgroup-matrix with subgroups of exactly 32 (NVIDIA). Same geometry as
 // conv3d.wgsl / conv3d_tiled.wgsl (forward and per-residue-class input gradient; see conv3d.wgsl).
@@ -10,32 +8,9 @@ enable chromium_experimental_subgroup_matrix;
 // Every loop bound and every matrix offset derives from uniform values (workgroup id, params, loop counters),
 // so the matrix calls sit in uniform control flow. Inputs are rounded to f16 (accumulation in f32): selected
 // only when the caller allows reduced precision (kernels/conv3d.ts: setConvTensorCores).
-struct Params {
-  in_c: u32, out_c: u32, out_cp4: u32, n_cob: u32,
-  i_d: u32, i_h: u32, i_w: u32,
-  o_d: u32, o_h: u32, o_w: u32,
-  g_d: u32, g_h: u32, g_w: u32, g_wb: u32,
-  s_d: u32, s_h: u32,
-  off_d: i32, off_h: i32, off_w: i32,
-  tb_d: i32, tb_h: i32, tb_w: i32,
-  ts_d: i32, ts_h: i32, ts_w: i32,
-  nt_d: u32, nt_h: u32,
-  os_d: u32, os_h: u32, os_w: u32,
-  r_d: u32, r_h: u32, r_w: u32,
-  k_h: u32, k_w: u32, k_vol: u32,
-  s_w: u32, nt_w: u32, nt_hw: u32, nt_vol: u32, k_total: u32, n_pos: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-#if ${HAS_BIAS}
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-#endif
-
+//
+// Prepended: shaders/lib/conv3d_common.wgsl (directives, uniform block, bindings x / w / bias / y, load_x,
+// store_y, split_z, ci_range, grid_zyx). x and y may be stored as f16; every product and sum is f32.
 var<workgroup> a_s: array<f16, 1024>;
 var<workgroup> b_s: array<f16, 512>;
 var<workgroup> c_s: array<f32, 256>;
@@ -43,20 +18,22 @@ var<workgroup> c_s: array<f32, 256>;
 @compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let n_block = (wid.y * nwg.x + wid.x) * 32u;
-  let cob = wid.z % p.n_cob;
-  let batch = wid.z / p.n_cob;
+  let zc = split_z(wid.z);
+  let chunk = zc.x;
+  let batch = zc.y;
+  let cob = zc.z;
+  let cr = ci_range(chunk);
+  let k_lo = cr.x * p.nt_vol;
+  let k_hi = cr.y * p.nt_vol;
   let in_vol = p.i_d * p.i_h * p.i_w;
   let cp = p.out_cp4 * 4u;
 
   // B loads: this invocation's im2col column (position n_block + lid), all 16 rows of each K step.
   let n_me = n_block + lid;
-  let gx = n_me % p.g_w;
-  let gt = n_me / p.g_w;
-  let gy = gt % p.g_h;
-  let gz = gt / p.g_h;
-  let iz0 = i32(gz * p.s_d) + p.off_d;
-  let iy0 = i32(gy * p.s_h) + p.off_h;
-  let ix0 = i32(gx * p.s_w) + p.off_w;
+  let gme = grid_zyx(n_me);
+  let iz0 = i32(gme.x * p.s_d) + p.off_d;
+  let iy0 = i32(gme.y * p.s_h) + p.off_h;
+  let ix0 = i32(gme.z * p.s_w) + p.off_w;
   let pos_ok = n_me < p.n_pos;
   // A loads: K row lid % 16, output channels lid / 16 + 2j (j < 32) of the block.
   let ak = lid % 16u;
@@ -71,11 +48,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var acc6 = subgroup_matrix_result<f32, 16, 16>();
   var acc7 = subgroup_matrix_result<f32, 16, 16>();
 
-  for (var k0 = 0u; k0 < p.k_total; k0 += 16u) {
+  for (var k0 = k_lo; k0 < k_hi; k0 += 16u) {
     {
       let k = k0 + ak;
       var wbase = 0u;
-      let kin = k < p.k_total;
+      let kin = k < k_hi;
       if (kin) {
         let ci = k / p.nt_vol;
         let r = k % p.nt_vol;
@@ -93,14 +70,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     for (var kr = 0u; kr < 16u; kr++) {
       let k = k0 + kr;
       var v = 0.0;
-      if (k < p.k_total && pos_ok) {
+      if (k < k_hi && pos_ok) {
         let ci = k / p.nt_vol;
         let r = k % p.nt_vol;
         let iz = iz0 + i32(r / p.nt_hw);
         let iy = iy0 + i32((r % p.nt_hw) / p.nt_w);
         let ix = ix0 + i32(r % p.nt_w);
         if (iz >= 0 && iz < i32(p.i_d) && iy >= 0 && iy < i32(p.i_h) && ix >= 0 && ix < i32(p.i_w)) {
-          v = x[(batch * p.in_c + ci) * in_vol + (u32(iz) * p.i_h + u32(iy)) * p.i_w + u32(ix)];
+          v = load_x((batch * p.in_c + ci) * in_vol + (u32(iz) * p.i_h + u32(iy)) * p.i_w + u32(ix));
         }
       }
       b_s[kr * 32u + lid] = f16(v);
@@ -142,16 +119,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let co = cob * 64u + m0 + e / 16u;
       let n = n_block + n0 + e % 16u;
       if (co < p.out_c && n < p.n_pos) {
-        let ox = n % p.g_w;
-        let ot = n / p.g_w;
-        let oy = ot % p.g_h;
-        let oz = ot / p.g_h;
-        let sp = ((oz * p.os_d + p.r_d) * p.o_h + oy * p.os_h + p.r_h) * p.o_w + ox * p.os_w + p.r_w;
-#if ${HAS_BIAS}
-        y[(batch * p.out_c + co) * (p.o_d * p.o_h * p.o_w) + sp] = c_s[e] + bias[co];
-#else
-        y[(batch * p.out_c + co) * (p.o_d * p.o_h * p.o_w) + sp] = c_s[e];
-#endif
+        let g = grid_zyx(n);
+        store_y(chunk, batch, co, out_spatial(g.x, g.y, g.z), c_s[e]);
       }
     }
     workgroupBarrier();

@@ -1,36 +1,12 @@
-enable subgroups;
-diagnostic(off, subgroup_uniformity);
 // Direct 3D convolution, register-blocked, split-K across subgroup lanes (the variant for deep layers on GPUs:
 // few output positions, many input channels). Same geometry and weight packing as conv3d.wgsl (see there).
 // KS consecutive invocations (all in one subgroup: KS <= the adapter's minimum subgroup size) share one output
 // tile of TM channels x TN positions and take input channels ci = lane, lane + KS, ...; a butterfly of
 // subgroupShuffleXor adds their accumulators and lane 0 writes. Control flow around the shuffles stays uniform:
 // out-of-range tiles compute on clamped positions and skip the write.
-struct Params {
-  in_c: u32, out_c: u32, out_cp4: u32, n_cob: u32,
-  i_d: u32, i_h: u32, i_w: u32,
-  o_d: u32, o_h: u32, o_w: u32,
-  g_d: u32, g_h: u32, g_w: u32, g_wb: u32,
-  s_d: u32, s_h: u32,
-  off_d: i32, off_h: i32, off_w: i32,
-  tb_d: i32, tb_h: i32, tb_w: i32,
-  ts_d: i32, ts_h: i32, ts_w: i32,
-  nt_d: u32, nt_h: u32,
-  os_d: u32, os_h: u32, os_w: u32,
-  r_d: u32, r_h: u32, r_w: u32,
-  k_h: u32, k_w: u32, k_vol: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
-#if ${HAS_BIAS}
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-#endif
-
+//
+// Prepended: shaders/lib/conv3d_common.wgsl (directives, uniform block, bindings x / w / bias / y, load_x,
+// store_y, split_z, ci_range, grid_zyx). x and y may be stored as f16; every product and sum is f32.
 const TM4: u32 = ${TM4}u;
 const TN: u32 = ${TN}u;
 const SX: u32 = ${SX}u;
@@ -45,8 +21,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let cell_raw = (wid.y * nwg.x + wid.x) * (${WG}u / KS) + lid / KS;
   let live = cell_raw < n_cells;
   let cell = min(cell_raw, n_cells - 1u);
-  let cob = wid.z % p.n_cob;
-  let n = wid.z / p.n_cob;
+  let zc = split_z(wid.z);
+  let chunk = zc.x;
+  let n = zc.y;
+  let cob = zc.z;
+  let cr = ci_range(chunk);
   let gxb = cell % p.g_wb;
   let gzy = cell / p.g_wb;
   let gy = gzy % p.g_h;
@@ -62,10 +41,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let iy0 = i32(gy * p.s_h) + p.off_h;
   let wc = cob * TM4;
 
-  for (var cb = 0u; cb < p.in_c; cb += KS) {
-    // Lanes past the last channel read channel in_c - 1 and multiply it by zero.
-    let ci = min(cb + kl, p.in_c - 1u);
-    let cz = select(0.0, 1.0, cb + kl < p.in_c);
+  for (var cb = cr.x; cb < cr.y; cb += KS) {
+    // Lanes past the chunk's last channel read channel cr.y - 1 and multiply it by zero.
+    let ci = min(cb + kl, cr.y - 1u);
+    let cz = select(0.0, 1.0, cb + kl < cr.y);
     let xb = (n * p.in_c + ci) * in_vol;
     let wb = ci * p.k_vol;
     for (var uz = 0u; uz < p.nt_d; uz++) {
@@ -80,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
         var row: array<f32, ROW>;
         for (var j = 0u; j < ROW; j++) {
           let ix = ix0 + i32(j);
-          let v = x[rb + u32(clamp(ix, 0, iw - 1))];
+          let v = load_x(rb + u32(clamp(ix, 0, iw - 1)));
           row[j] = select(0.0, v, vzy && ix >= 0 && ix < iw) * cz;
         }
         let wt = (wb + (tz * p.k_h + ty) * p.k_w);
@@ -103,21 +82,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   if (!live || kl != 0u) { return; }
 
-  let o_vol = p.o_d * p.o_h * p.o_w;
-  let orow = ((gz * p.os_d + p.r_d) * p.o_h + gy * p.os_h + p.r_h) * p.o_w;
   for (var q = 0u; q < TN; q++) {
     let gx = gxb * TN + q;
     if (gx >= p.g_w) { break; }
-    let sp = orow + gx * p.os_w + p.r_w;
+    let sp = out_spatial(gz, gy, gx);
     for (var m = 0u; m < TM4; m++) {
       for (var c = 0u; c < 4u; c++) {
         let co = (wc + m) * 4u + c;
         if (co < p.out_c) {
-#if ${HAS_BIAS}
-          y[(n * p.out_c + co) * o_vol + sp] = acc[q * TM4 + m][c] + bias[co];
-#else
-          y[(n * p.out_c + co) * o_vol + sp] = acc[q * TM4 + m][c];
-#endif
+          store_y(chunk, n, co, sp, acc[q * TM4 + m][c]);
         }
       }
     }

@@ -6,50 +6,30 @@
 // invocation a 4 x 4 register tile. K = in-role channels x taps runs in steps of 16: the weight tile
 // (16 x 64, vec4 loads from the packed [channel][tap][out] layout) and the im2col input tile (16 x 64, gathered
 // with zero padding) are staged in 8 KiB of workgroup memory.
-struct Params {
-  in_c: u32, out_c: u32, out_cp4: u32, n_cob: u32,
-  i_d: u32, i_h: u32, i_w: u32,
-  o_d: u32, o_h: u32, o_w: u32,
-  g_d: u32, g_h: u32, g_w: u32, g_wb: u32,
-  s_d: u32, s_h: u32,
-  off_d: i32, off_h: i32, off_w: i32,
-  tb_d: i32, tb_h: i32, tb_w: i32,
-  ts_d: i32, ts_h: i32, ts_w: i32,
-  nt_d: u32, nt_h: u32,
-  os_d: u32, os_h: u32, os_w: u32,
-  r_d: u32, r_h: u32, r_w: u32,
-  k_h: u32, k_w: u32, k_vol: u32,
-  s_w: u32, nt_w: u32, nt_hw: u32, nt_vol: u32, k_total: u32, n_pos: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
-#if ${HAS_BIAS}
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-#endif
-
+//
+// Prepended: shaders/lib/conv3d_common.wgsl (directives, uniform block, bindings x / w / bias / y, load_x,
+// store_y, split_z, ci_range, grid_zyx). x and y may be stored as f16; every product and sum is f32.
 const BK: u32 = 16u;
 var<workgroup> a_tile: array<vec4<f32>, 256>;
 var<workgroup> b_tile: array<vec4<f32>, 256>;
 
 // Position n of the dispatch grid -> (input start z, y, x) for tap u = 0; x component of .w = validity.
 fn grid_pos(n: u32) -> vec4<i32> {
-  let gx = n % p.g_w;
-  let t = n / p.g_w;
-  let gy = t % p.g_h;
-  let gz = t / p.g_h;
-  return vec4<i32>(i32(gz * p.s_d) + p.off_d, i32(gy * p.s_h) + p.off_h, i32(gx * p.s_w) + p.off_w, select(0, 1, n < p.n_pos));
+  let g = grid_zyx(n);
+  return vec4<i32>(i32(g.x * p.s_d) + p.off_d, i32(g.y * p.s_h) + p.off_h, i32(g.z * p.s_w) + p.off_w, select(0, 1, n < p.n_pos));
 }
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid3: vec3u, @builtin(local_invocation_index) lid: u32) {
   let n_block = (wid.y * nwg.x + wid.x) * 64u;
-  let cob = wid.z % p.n_cob;
-  let batch = wid.z / p.n_cob;
+  let zc = split_z(wid.z);
+  let chunk = zc.x;
+  let batch = zc.y;
+  let cob = zc.z;
+  // This chunk's K range: its input channels times the taps.
+  let cr = ci_range(chunk);
+  let k_lo = cr.x * p.nt_vol;
+  let k_hi = cr.y * p.nt_vol;
   let in_vol = p.i_d * p.i_h * p.i_w;
   let iw = i32(p.i_w);
   let ih = i32(p.i_h);
@@ -64,11 +44,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let acol = lid % 16u;
 
   var acc: array<vec4<f32>, 4>;
-  for (var k0 = 0u; k0 < p.k_total; k0 += BK) {
+  for (var k0 = k_lo; k0 < k_hi; k0 += BK) {
     {
       let k = k0 + arow;
       var v = vec4<f32>(0.0);
-      if (k < p.k_total) {
+      if (k < k_hi) {
         let ci = k / p.nt_vol;
         let r = k % p.nt_vol;
         let uz = r / p.nt_hw;
@@ -83,14 +63,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let kr = brow + 4u * j;
       let k = k0 + kr;
       var v = 0.0;
-      if (k < p.k_total && start.w == 1) {
+      if (k < k_hi && start.w == 1) {
         let ci = k / p.nt_vol;
         let r = k % p.nt_vol;
         let iz = start.x + i32(r / p.nt_hw);
         let iy = start.y + i32((r % p.nt_hw) / p.nt_w);
         let ix = start.z + i32(r % p.nt_w);
         if (iz >= 0 && iz < id && iy >= 0 && iy < ih && ix >= 0 && ix < iw) {
-          v = x[(batch * p.in_c + ci) * in_vol + (u32(iz) * p.i_h + u32(iy)) * p.i_w + u32(ix)];
+          v = load_x((batch * p.in_c + ci) * in_vol + (u32(iz) * p.i_h + u32(iy)) * p.i_w + u32(ix));
         }
       }
       b_tile[kr * 16u + bcol / 4u][bcol % 4u] = v;
@@ -108,23 +88,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
 
   // acc[j][c]: output channel cob*64 + 4*lid.y + c, grid position n_block + 4*lid.x + j.
-  let o_vol = p.o_d * p.o_h * p.o_w;
   for (var j = 0u; j < 4u; j++) {
     let n = n_block + 4u * lid3.x + j;
     if (n >= p.n_pos) { break; }
-    let gx = n % p.g_w;
-    let t = n / p.g_w;
-    let gy = t % p.g_h;
-    let gz = t / p.g_h;
-    let sp = ((gz * p.os_d + p.r_d) * p.o_h + gy * p.os_h + p.r_h) * p.o_w + gx * p.os_w + p.r_w;
+    let g = grid_zyx(n);
+    let sp = out_spatial(g.x, g.y, g.z);
     for (var c = 0u; c < 4u; c++) {
       let co = cob * 64u + 4u * lid3.y + c;
       if (co < p.out_c) {
-#if ${HAS_BIAS}
-        y[(batch * p.out_c + co) * o_vol + sp] = acc[j][c] + bias[co];
-#else
-        y[(batch * p.out_c + co) * o_vol + sp] = acc[j][c];
-#endif
+        store_y(chunk, batch, co, sp, acc[j][c]);
       }
     }
   }

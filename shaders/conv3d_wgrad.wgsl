@@ -1,3 +1,4 @@
+${ENABLE_F16}
 #if ${SGW}
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
@@ -14,6 +15,7 @@ diagnostic(off, subgroup_uniformity);
 // SGW (TM = 8, subgroups of at least 8; only with sets = 1, so a subgroup shares its rows): the 8 x TN dy values of
 // a step are loaded once per subgroup, one output channel per lane, and handed out with subgroupBroadcast
 // (CPU drivers that do not scalarise uniform loads would otherwise gather them in every lane).
+// Mixed precision: dy and x may be stored as f16 (T); products and sums are f32, and so are the partials / dW.
 struct Params {
   co: u32, ci: u32, n_rows: u32, rows_per_chunk: u32,
   o_d: u32, o_h: u32, o_w: u32,
@@ -24,8 +26,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<${T}>;
+@group(0) @binding(2) var<storage, read> x: array<${T}>;
 @group(0) @binding(3) var<storage, read_write> part: array<f32>;
 
 const TM: u32 = ${TM}u;
@@ -77,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let ix0 = i32(gx0 * SX) - p.p_w;
       for (var j = 0u; j < ROW; j++) {
         let ix = ix0 + i32(j);
-        let v = x[xrow + u32(clamp(ix, 0, iw - 1))];
+        let v = f32(x[xrow + u32(clamp(ix, 0, iw - 1))]);
         row[j] = select(0.0, v, vzy && ix >= 0 && ix < iw);
       }
 #if ${SGW}
@@ -85,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let dbm = dyrow + min(om, last_o) * o_vol;
       for (var q = 0u; q < TN; q++) {
         let gx = gx0 + q;
-        let dl = select(0.0, dy[dbm + min(gx, p.o_w - 1u)], gx < p.o_w && om < p.co);
+        let dl = select(0.0, f32(dy[dbm + min(gx, p.o_w - 1u)]), gx < p.o_w && om < p.co);
         let d = array<f32, 8>(subgroupBroadcast(dl, 0u), subgroupBroadcast(dl, 1u), subgroupBroadcast(dl, 2u), subgroupBroadcast(dl, 3u),
                               subgroupBroadcast(dl, 4u), subgroupBroadcast(dl, 5u), subgroupBroadcast(dl, 6u), subgroupBroadcast(dl, 7u));
         for (var m = 0u; m < 8u; m++) {
@@ -100,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         let db = dyrow + min(o, last_o) * o_vol;
         for (var q = 0u; q < TN; q++) {
           let gx = gx0 + q;
-          let d = select(0.0, dy[db + min(gx, p.o_w - 1u)], gx < p.o_w && o < p.co);
+          let d = select(0.0, f32(dy[db + min(gx, p.o_w - 1u)]), gx < p.o_w && o < p.co);
           for (var u = 0u; u < KX; u++) {
             acc[m * KX + u] = fma(d, row[q * SX + u], acc[m * KX + u]);
           }

@@ -150,9 +150,10 @@ describe('conv3d kernels against the float64 reference', () => {
     const refDx = refConv3dDx(dy, w, c.ws, c.xs, c.s, c.p);
     const refDw = refConv3dDw(dy, x, c.xs, c.ws, c.s, c.p);
     const variants = directVariants(e);
-    // Every kernel family runs here: the register tiles, the workgroup-memory tiles, and (lavapipe has
-    // subgroups of 8) the split-K subgroup kernel.
+    // Every kernel family runs here: the register tiles, the workgroup-memory tiles, (lavapipe has subgroups of
+    // 8) the split-K subgroup kernel, and the split-K-over-workgroups variants (partials + reduce, with bias).
     expect(variants.map((v) => v.config.kind)).toEqual(expect.arrayContaining(['reg', 'tiled', ...(e.gpu.hasSubgroups ? ['sgk'] : [])]));
+    expect(variants.some((v) => (v.config.split ?? 1) > 1)).toBe(true);
     if (e.gpu.hasSubgroups) expect(variants.some((v) => v.config.sgw)).toBe(true);
     for (const v of variants) {
       poisonPool(e, ys);
@@ -181,7 +182,7 @@ describe('conv3d kernels against the float64 reference', () => {
       for (const t of [x1t, dy1t, dw1]) t.dispose();
     }
     for (const t of [xt, wt, bt, dyt]) t.dispose();
-  }, 300_000);
+  }, 900_000);
 
   it('offers the f16 tensor-core variant only where the adapter has subgroup matrices, and only on request', async () => {
     const e = await getEngine();
@@ -211,7 +212,7 @@ describe('conv3d kernels against the float64 reference', () => {
     expect(choose(e, 'conv3d.fwd', rec!.shapeClass, DIRECT_VARIANTS, 'reg4x4').name).toBe('reg4x8');
     expect(conv3dForward(e.zeros(xs), e.zeros(ws), null, { padding: 1 }).shape).toEqual([1, 8, 6, 6, 10]);
     expect(() => choose(e, 'conv3d.fwd', rec!.shapeClass, DIRECT_VARIANTS.slice(0, 1), 'reg4x4')).toThrow(/no variant "reg4x8"/);
-  });
+  }, 600_000);
 
   it('rejects bad shapes with one clear line', async () => {
     const e = await getEngine();
