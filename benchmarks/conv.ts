@@ -6,8 +6,12 @@
 // Sizes: --size S sets the finest level (S³); deeper levels halve it (never below 4³). The default is S = 24 on
 // CPU adapters (lavapipe, SwiftShader) and 128 (the real 128³ patch) elsewhere. FLOPs = 2·N·Cout·Cin·k³·(output
 // voxels) per pass (a transposed conv counts its input voxels); all three passes do the same arithmetic.
+// Where the adapter has shader-f16, four layers (F16_CASES) also run in mixed precision (f16 activations and
+// activation gradients, f32 weights, f32 sums): rows conv.f16.<pass>.<layer>, with vs_f32 = f16 rate / f32 rate
+// of the same layer in the same run.
 import type { Engine } from '../src/engine.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import type { DType } from '../src/tensor/dtype.js';
 import { chooseVariant, isCpuAdapter, matmulInto, tuneMatmul } from '../kernels/matmul.js';
 import {
   conv3dBackwardBias,
@@ -99,7 +103,7 @@ async function wallMs(e: Engine, reps: number, fn: () => void): Promise<number> 
   return best;
 }
 
-function rnd(e: Engine, shape: number[], seed: number): Tensor {
+function rnd(e: Engine, shape: number[], seed: number, dtype: DType = 'f32'): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const a = new Float32Array(n);
   let s = seed >>> 0;
@@ -107,8 +111,11 @@ function rnd(e: Engine, shape: number[], seed: number): Tensor {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     a[i] = s / 2 ** 31 - 1;
   }
-  return e.tensor(a, shape);
+  return e.tensor(a, shape, dtype);
 }
+
+/** The layers that also run in mixed precision (f16 activations, f32 weights and sums): one per level type. */
+const F16_CASES = new Set(['input.conv2', 'down0.conv2', 'down2.conv2', 'up4.transp_conv']);
 
 const gflops = (flops: number, ms: number) => flops / ms / 1e6;
 /** Four significant digits (timings and rates), or `d` decimals when given. */
@@ -172,47 +179,56 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
     const oursCpu: Record<string, number> = {};
     for (const cs of cases) {
       const { xShape, wShape, yShape, opts: co, flops } = shapesOf(cs);
-      const winners = cs.kind === 'conv' ? await tuneConv3d(e, xShape, wShape, co) : await tuneConvTranspose3d(e, xShape, wShape, co);
-      const x = rnd(e, xShape, 1);
-      const w = rnd(e, wShape, 2);
-      const dy = rnd(e, yShape, 3);
-      const passes =
-        cs.kind === 'conv'
-          ? {
-              fwd: () => void conv3dForward(x, w, null, co),
-              dgrad: () => void conv3dBackwardInput(dy, w, xShape, co),
-              wgrad: () => void conv3dBackwardWeight(dy, x, wShape, co),
-            }
-          : {
-              fwd: () => void convTranspose3dForward(x, w, null, co),
-              dgrad: () => void convTranspose3dBackwardInput(dy, w, xShape, co),
-              wgrad: () => void convTranspose3dBackwardWeight(dy, x, wShape, co),
-            };
-      for (const pass of ['fwd', 'dgrad', 'wgrad'] as const) {
-        const t = await timeIt(e, reps, passes[pass]);
-        const g = gflops(flops, t.medianMs);
-        const gCpu = perCpuSecond(e, flops / 1e9, t);
-        yield {
-          bench: `conv.${pass}.${cs.name}`,
-          value: round(g),
-          unit: 'GFLOP/s',
-          fraction_of_matmul: round(g / ceiling),
-          ...(gCpu && ceilingCpu ? { gflop_per_cpu_second: gCpu, fraction_of_matmul_cpu: round(gCpu / ceilingCpu) } : {}),
-          ms: round(t.medianMs),
-          timing: t.method,
-          x: xShape,
-          w: wShape,
-          stride: cs.stride,
-          padding: cs.padding,
-          variant: winners[pass],
-          ...ctx,
-        };
-        if (cs.name.startsWith('tfjs_shape')) {
-          ours[pass] = await wallMs(e, reps, passes[pass]);
-          if (t.cpuMsPerCall) oursCpu[pass] = t.cpuMsPerCall;
+      // f32, then (where the adapter has shader-f16, for F16_CASES) mixed precision: x, dy f16; w f32; dw f32.
+      const dtypes: DType[] = e.gpu.hasF16 && F16_CASES.has(cs.name) ? ['f32', 'f16'] : ['f32'];
+      const f32Rate: Record<string, number> = {};
+      for (const dt of dtypes) {
+        const winners =
+          cs.kind === 'conv' ? await tuneConv3d(e, xShape, wShape, co, dt) : await tuneConvTranspose3d(e, xShape, wShape, co, dt);
+        const x = rnd(e, xShape, 1, dt);
+        const w = rnd(e, wShape, 2);
+        const dy = rnd(e, yShape, 3, dt);
+        const passes =
+          cs.kind === 'conv'
+            ? {
+                fwd: () => void conv3dForward(x, w, null, co),
+                dgrad: () => void conv3dBackwardInput(dy, w, xShape, co),
+                wgrad: () => void conv3dBackwardWeight(dy, x, wShape, co),
+              }
+            : {
+                fwd: () => void convTranspose3dForward(x, w, null, co),
+                dgrad: () => void convTranspose3dBackwardInput(dy, w, xShape, co),
+                wgrad: () => void convTranspose3dBackwardWeight(dy, x, wShape, co),
+              };
+        for (const pass of ['fwd', 'dgrad', 'wgrad'] as const) {
+          const t = await timeIt(e, reps, passes[pass]);
+          const g = gflops(flops, t.medianMs);
+          const gCpu = perCpuSecond(e, flops / 1e9, t);
+          if (dt === 'f32') f32Rate[pass] = g;
+          yield {
+            bench: dt === 'f32' ? `conv.${pass}.${cs.name}` : `conv.f16.${pass}.${cs.name}`,
+            value: round(g),
+            unit: 'GFLOP/s',
+            dtype: dt,
+            fraction_of_matmul: round(g / ceiling),
+            ...(gCpu && ceilingCpu ? { gflop_per_cpu_second: gCpu, fraction_of_matmul_cpu: round(gCpu / ceilingCpu) } : {}),
+            ...(dt === 'f16' ? { vs_f32: round(g / f32Rate[pass]) } : {}),
+            ms: round(t.medianMs),
+            timing: t.method,
+            x: xShape,
+            w: wShape,
+            stride: cs.stride,
+            padding: cs.padding,
+            variant: winners[pass],
+            ...ctx,
+          };
+          if (dt === 'f32' && cs.name.startsWith('tfjs_shape')) {
+            ours[pass] = await wallMs(e, reps, passes[pass]);
+            if (t.cpuMsPerCall) oursCpu[pass] = t.cpuMsPerCall;
+          }
         }
+        [x, w, dy].forEach((t) => t.dispose());
       }
-      [x, w, dy].forEach((t) => t.dispose());
     }
 
     // 3. TensorFlow.js WebGPU, same shape, same adapter, wall time with a scalar readback (ours: wall time to

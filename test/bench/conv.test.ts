@@ -34,6 +34,19 @@ describe('bench suite: conv (quick)', () => {
         expect(typeof r!.variant).toBe('string');
       }
     }
+    // Mixed precision rows (f16 activations) beside the f32 ones, with the same-run ratio.
+    if (e.gpu.hasF16) {
+      for (const name of ['input.conv2', 'down0.conv2', 'down2.conv2', 'up4.transp_conv']) {
+        for (const pass of ['fwd', 'dgrad', 'wgrad']) {
+          const r = by.get(`conv.f16.${pass}.${name}`);
+          expect(r, `conv.f16.${pass}.${name}`).toBeDefined();
+          expect(r!.dtype).toBe('f16');
+          expect(r!.value).toBeGreaterThan(0);
+          const f32 = by.get(`conv.${pass}.${name}`)!;
+          expect(Math.abs((r!.vs_f32 as number) - r!.value / f32.value)).toBeLessThanOrEqual(0.01 * (r!.vs_f32 as number) + 1e-3);
+        }
+      }
+    }
     // tfjs either ran (three passes and three speedups) or said why not.
     if (by.has('tfjs.conv3d.unavailable')) {
       expect(typeof by.get('tfjs.conv3d.unavailable')!.reason).toBe('string');
