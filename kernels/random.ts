@@ -5,7 +5,7 @@
 // philox.wgsl), and the affine maps lo + (hi − lo)·u and mean + std·z round the product before the sum on every
 // adapter, so the f32 results are bit-identical everywhere and equal the CPU reference below.
 import philoxSource from '../shaders/lib/philox.wgsl';
-import normalTableSource from '../shaders/lib/philox_normal_table.wgsl';
+import philoxNormalSource from '../shaders/lib/philox_normal.wgsl';
 import source from '../shaders/random.wgsl';
 import { VesselError } from '../src/gpu/errors.js';
 import { params } from '../src/runtime/runtime.js';
@@ -13,20 +13,26 @@ import type { DType } from '../src/tensor/dtype.js';
 import type { Engine } from '../src/engine.js';
 import type { Shape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { NORMAL_TABLE } from './normal-table.js';
 import { chunkRanges, grid1D } from './util.js';
 
-/** The Philox WGSL library (with the normal sampler's table); prepend it to a kernel source to use its functions. */
-export const PHILOX_WGSL: string = philoxSource + normalTableSource;
+/** The Philox WGSL library; prepend it to a kernel source to use philox4x32_10 and its helpers. */
+export const PHILOX_WGSL: string = philoxSource;
 
-/** PHILOX_NORMAL_TABLE of philox_normal_table.wgsl: the WGSL text is the one source of these numbers. */
-const NORMAL_TABLE: Int32Array = (() => {
-  const m = /array<i32, (\d+)>\(([^)]*)\)/.exec(normalTableSource);
-  const values = m ? m[2].split(',').map((v) => v.trim()).filter((v) => v !== '').map(Number) : [];
-  if (!m || values.length !== Number(m[1]) || values.some((v) => !Number.isInteger(v))) {
-    throw new VesselError('random: shaders/lib/philox_normal_table.wgsl is malformed (run scripts/gen-normal-table.py)');
-  }
-  return Int32Array.from(values);
-})();
+/**
+ * The exact normal sampler (philox_normal, philox_normal4); append it after PHILOX_WGSL. The kernel declares
+ * `var<storage, read> PHILOX_NORMAL_TABLE: array<i32>` and binds normalTable(engine) there.
+ */
+export const PHILOX_NORMAL_WGSL: string = philoxNormalSource;
+
+const normalTables = new WeakMap<Engine, Tensor>();
+
+/** The sampler's table on the GPU (i32, uploaded once per engine and kept for its life). */
+export function normalTable(engine: Engine): Tensor {
+  let t = normalTables.get(engine);
+  if (!t) normalTables.set(engine, (t = engine.keep(engine.tensor(NORMAL_TABLE, [NORMAL_TABLE.length], 'i32'))));
+  return t;
+}
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
@@ -215,12 +221,14 @@ export function randomInto(out: Tensor, mode: Mode, seed: number, offset: number
     throw new VesselError(`random ${mode}: output dtype ${dt} is not supported (${mode === 'bits' ? 'u32' : 'f32 or f16'} expected)`);
   }
   const rt = out.engine.rt;
-  const k = rt.kernel('random', PHILOX_WGSL + source, {
+  const k = rt.kernel('random', PHILOX_WGSL + (mode === 'normal' ? PHILOX_NORMAL_WGSL : '') + source, {
     WG,
     MODE_BITS: mode === 'bits',
     MODE_UNIFORM: mode === 'uniform',
+    MODE_NORMAL: mode === 'normal',
     OUT_F16: dt === 'f16',
   });
+  const table = mode === 'normal' ? [normalTable(out.engine).binding(0, NORMAL_TABLE.length)] : [];
   // uniform: v = lo + (hi − lo)·u, clamped below hi (rounding of the product can otherwise reach hi).
   // The last parameter is a zero the compiler cannot see: XOR-ing the product's bits with it keeps the product a
   // rounded f32 on every adapter (no fused multiply-add), so the results equal the CPU reference bit for bit.
@@ -232,7 +240,7 @@ export function randomInto(out: Tensor, mode: Mode, seed: number, offset: number
     const quads = Math.ceil(count / 4);
     rt.dispatch(
       k,
-      [out.binding(start, count)],
+      [out.binding(start, count), ...table],
       params()
         .u32(count)
         .u32(k0)

@@ -1,4 +1,5 @@
-// Random tensors from Philox4x32-10 (prepended: shaders/lib/philox.wgsl). One invocation writes four consecutive
+// Random tensors from Philox4x32-10 (prepended: shaders/lib/philox.wgsl, and for normals
+// shaders/lib/philox_normal.wgsl, whose table is binding 2). One invocation writes four consecutive
 // elements (whole u32 words for packed f16). Element e = base + local index, a 64-bit number split in two words;
 // it takes lane e mod 4 of block e / 4, so a chunk whose base is not a multiple of 4 straddles two blocks.
 // Every value is bit-identical on all adapters: the words and the standard uniforms and normals are integer
@@ -14,19 +15,23 @@ struct Params { n: u32, key0: u32, key1: u32, base_lo: u32, base_hi: u32, p1: f3
 #else
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 #endif
+#if ${MODE_NORMAL}
+@group(0) @binding(2) var<storage, read> PHILOX_NORMAL_TABLE: array<i32>;
+#endif
 
 fn affine(x: vec4f) -> vec4f {
   let prod = bitcast<vec4f>(bitcast<vec4u>(vec4f(p.p2) * x) ^ vec4u(p.opaque));
   return vec4f(p.p1) + prod;
 }
 
-fn block_values(blo: u32, bhi: u32) -> vec4f {
-  let ctr = vec4u(blo, bhi, 0u, 0u);
-  let key = vec2u(p.key0, p.key1);
+// The value of one word: uniform in [0, 1) or a standard normal (integer arithmetic only in both).
+fn word_value(w: u32) -> f32 {
 #if ${MODE_UNIFORM}
-  return min(affine(philox_uniform4(ctr, key)), vec4f(p.p3));
+  return philox_unit(w);
+#elif ${MODE_NORMAL}
+  return philox_normal(w);
 #else
-  return affine(philox_normal4(ctr, key));
+  return 0.0;
 #endif
 }
 
@@ -66,23 +71,28 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let bhi = ehi >> 2u;
   let blo1 = blo + 1u;
   let bhi1 = bhi + select(0u, 1u, blo1 == 0u);
-#if ${MODE_BITS}
-  let w0 = philox4x32_10(vec4u(blo, bhi, 0u, 0u), vec2u(p.key0, p.key1));
+  let key = vec2u(p.key0, p.key1);
+  let w0 = philox4x32_10(vec4u(blo, bhi, 0u, 0u), key);
   var w1 = vec4u(0u);
-  if (lane != 0u) { w1 = philox4x32_10(vec4u(blo1, bhi1, 0u, 0u), vec2u(p.key0, p.key1)); }
+  if (lane != 0u) { w1 = philox4x32_10(vec4u(blo1, bhi1, 0u, 0u), key); }
+  // The words of elements i0 .. i0 + 3: lanes lane .. 3 of block b, then lanes 0 .. lane - 1 of block b + 1.
+  var words: vec4u;
   for (var j = 0u; j < 4u; j = j + 1u) {
     let l = lane + j;
-    if (i0 + j < p.n) { out[i0 + j] = select(w1[l & 3u], w0[l & 3u], l < 4u); }
+    words[j] = select(w1[l & 3u], w0[l & 3u], l < 4u);
+  }
+#if ${MODE_BITS}
+  for (var j = 0u; j < 4u; j = j + 1u) {
+    if (i0 + j < p.n) { out[i0 + j] = words[j]; }
   }
 #else
-  let v0 = block_values(blo, bhi);
-  var v1 = vec4f(0.0);
-  if (lane != 0u) { v1 = block_values(blo1, bhi1); }
-  var v: vec4f;
-  for (var j = 0u; j < 4u; j = j + 1u) {
-    let l = lane + j;
-    v[j] = select(v1[l & 3u], v0[l & 3u], l < 4u);
-  }
+  var x: vec4f;
+  for (var j = 0u; j < 4u; j = j + 1u) { x[j] = word_value(words[j]); }
+#if ${MODE_UNIFORM}
+  let v = min(affine(x), vec4f(p.p3));
+#else
+  let v = affine(x);
+#endif
 #if ${OUT_F16}
   let w = q * 2u;
   out[w] = f16_bits(v.x) | (f16_bits(v.y) << 16u);
