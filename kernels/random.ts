@@ -2,8 +2,10 @@
 // reference. The numbers are a pure function of (seed, offset + element index): the same on every adapter, and
 // independent of how a large tensor is split into chunks for binding. Words, uniforms and normals are computed
 // with integer arithmetic up to an exact conversion to f32 (normals by a fixed-point inverse CDF, see
-// philox.wgsl), and the affine maps lo + (hi − lo)·u and mean + std·z round the product before the sum on every
-// adapter, so the f32 results are bit-identical everywhere and equal the CPU reference below.
+// shaders/lib/philox_normal.wgsl), and the affine maps lo + (hi − lo)·u and mean + std·z round the product
+// before the sum on every adapter, so the f32 results are bit-identical everywhere and equal the CPU reference
+// below. (Subnormal results, which an adapter may flush to zero, would be the exception: they need |mean| or
+// |lo| below 1e-38 with a tiny std or interval.)
 import philoxSource from '../shaders/lib/philox.wgsl';
 import philoxNormalSource from '../shaders/lib/philox_normal.wgsl';
 import source from '../shaders/random.wgsl';
