@@ -4,8 +4,8 @@
 // with integer arithmetic up to an exact conversion to f32 (normals by a fixed-point inverse CDF, see
 // shaders/lib/philox_normal.wgsl), and the affine maps lo + (hi − lo)·u and mean + std·z round the product
 // before the sum on every adapter, so the f32 results are bit-identical everywhere and equal the CPU reference
-// below. (Subnormal results, which an adapter may flush to zero, would be the exception: they need |mean| or
-// |lo| below 1e-38 with a tiny std or interval.)
+// below. (The exception would be subnormal products or sums, which an adapter may flush to zero; they need a std
+// or hi − lo below about 1e-29.)
 import philoxSource from '../shaders/lib/philox.wgsl';
 import philoxNormalSource from '../shaders/lib/philox_normal.wgsl';
 import source from '../shaders/random.wgsl';
