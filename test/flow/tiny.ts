@@ -1,7 +1,9 @@
-// Shared by the flow tests: a tiny network configuration and a synthetic image/mask pair.
+// Shared by the flow tests: small network configurations and a synthetic image/mask pair.
 export const TINY = { imageSize: 8, modelChannels: 32, channelMult: [1, 2], attentionResolutions: [4], numClasses: 4 };
+/** One level (no down/upsampling, attention only in the middle block): any spatial size, cheapest per step. */
+export const SMALL = { imageSize: 4, modelChannels: 32, channelMult: [1], attentionResolutions: [] as number[], numClasses: 4 };
 
-/** A smooth 8³ image in [0, 1] with a bright tube where the mask is. */
+/** A smooth S³ image in [0, 1] with a bright tube where the mask is. */
 export function tinyPair(S = 8): { image: Float32Array; mask: Float32Array } {
   const n = S * S * S;
   const image = new Float32Array(n);
@@ -16,4 +18,3 @@ export function tinyPair(S = 8): { image: Float32Array; mask: Float32Array } {
       }
   return { image, mask };
 }
-
