@@ -15,7 +15,7 @@ import type { Generator } from '../nn/init.js';
 import { defaultGenerator, kaimingUniformDefault, biasUniformDefault } from '../nn/init.js';
 import { Parameter } from '../nn/parameter.js';
 import { silu } from '../ops/activation.js';
-import { add, checkPrecision, reshape, runMixed, type Precision } from '../ops/arith.js';
+import { add, checkPrecision, mul, reshape, runMixed, sub, type Precision } from '../ops/arith.js';
 import { attention } from '../ops/attention.js';
 import { conv3d } from '../ops/conv.js';
 import { concat, split, transpose } from '../ops/shape.js';
@@ -59,6 +59,18 @@ export const VESSELFM_FLOW: FlowUNetConfig = {
   maxPeriod: 1000,
   upsampleMode: 'trilinear',
 };
+
+/**
+ * Interpolation between two class embeddings, per sample (spec §5.4 `interpolate`): the label term of the
+ * conditioning vector becomes w·E(y) + (1 − w)·E(y2) instead of E(y). Class −1 stands for the zero vector on
+ * either side, as in plain conditioning.
+ */
+export interface ClassMix {
+  /** the second class of each sample, in [−1, numClasses) */
+  y2: ArrayLike<number>;
+  /** the weight of E(y) for each sample (finite; upstream draws it from U(0, 1)) */
+  w: ArrayLike<number>;
+}
 
 /** How much of the forward is recomputed in backward instead of kept (upstream checkpoints its attention blocks). */
 export type FlowCheckpointing = 'none' | 'attention' | 'all';
@@ -358,8 +370,11 @@ export class FlowUNet extends Module {
     return 2 ** (this.config.channelMult.length - 1);
   }
 
-  /** The conditioning vector emb = time_embed(sinusoid(t)) + label_emb(y) for a batch ([B, 4·model_channels]). */
-  embed(t: ArrayLike<number>, y: ArrayLike<number> | null): Tensor {
+  /**
+   * The conditioning vector emb = time_embed(sinusoid(t)) + label_emb(y) for a batch ([B, 4·model_channels]);
+   * with `mix`, the label term is w·label_emb(y) + (1 − w)·label_emb(y2) per sample.
+   */
+  embed(t: ArrayLike<number>, y: ArrayLike<number> | null, mix: ClassMix | null = null): Tensor {
     const e = this.engine;
     const B = t.length;
     const mc = this.config.modelChannels;
@@ -371,24 +386,49 @@ export class FlowUNet extends Module {
     if (this.label_emb) {
       if (!y || y.length !== B) throw new VesselError(`FlowUNet: a class-conditional network needs one class per sample (${B}), got ${y ? y.length : 'none'}`);
       const n = this.config.numClasses;
-      const ids = Int32Array.from(y, (v) => {
-        if (!Number.isInteger(v) || v < -1 || v >= n) throw new VesselError(`FlowUNet: class ${v} is outside [−1, ${n - 1}] (−1 = unconditional)`);
-        return v;
-      });
-      const idx = e.tensor(ids, [B], 'i32');
-      const le = this.label_emb.forward(idx);
-      idx.dispose();
+      const lookup = (cls: ArrayLike<number>): Tensor => {
+        const ids = Int32Array.from(cls, (v) => {
+          if (!Number.isInteger(v) || v < -1 || v >= n) throw new VesselError(`FlowUNet: class ${v} is outside [−1, ${n - 1}] (−1 = unconditional)`);
+          return v;
+        });
+        const idx = e.tensor(ids, [B], 'i32');
+        const r = this.label_emb!.forward(idx);
+        idx.dispose();
+        return r;
+      };
+      let le = lookup(y);
+      if (mix) {
+        if (mix.y2.length !== B || mix.w.length !== B) throw new VesselError(`FlowUNet: a class mix needs one second class and one weight per sample (${B}), got ${mix.y2.length} and ${mix.w.length}`);
+        const w = Float32Array.from(mix.w, (v) => {
+          if (!Number.isFinite(v)) throw new VesselError(`FlowUNet: class-mix weight ${v} is not a finite number`);
+          return v;
+        });
+        // w·E(y) + (1 − w)·E(y2) = E(y2) + w·(E(y) − E(y2))
+        const le2 = lookup(mix.y2);
+        const d = sub(le, le2);
+        le.dispose();
+        const wt = e.tensor(w, [B, 1]);
+        const wd = mul(d, wt);
+        d.dispose();
+        wt.dispose();
+        le = add(le2, wd);
+        le2.dispose();
+        wd.dispose();
+      }
       h = swap(h, add(h, le));
       le.dispose();
+    } else if (mix) {
+      throw new VesselError('FlowUNet: a class mix needs a class-conditional network (numClasses > 0)');
     }
     return h;
   }
 
   /**
    * The velocity for x_t [B, 1, D, H, W] (data space [−1, 1]), mask [B, 1, D, H, W] ({0, 1}), t (B values in [0, 1])
-   * and y (B classes, −1 = unconditional). Spatial sizes must be multiples of `divisor`.
+   * and y (B classes, −1 = unconditional), optionally with a class-embedding mix per sample (`ClassMix`).
+   * Spatial sizes must be multiples of `divisor`.
    */
-  forward(xt: Tensor, mask: Tensor, t: ArrayLike<number>, y: ArrayLike<number> | null): Tensor {
+  forward(xt: Tensor, mask: Tensor, t: ArrayLike<number>, y: ArrayLike<number> | null, mix: ClassMix | null = null): Tensor {
     const c = this.config;
     const d = this.divisor;
     const want = c.inChannels - 1;
@@ -399,10 +439,10 @@ export class FlowUNet extends Module {
     if (t.length !== xt.shape[0]) throw new VesselError(`FlowUNet: ${t.length} time values for a batch of ${xt.shape[0]}`);
     if (this.precision === 'mixed' && xt.dtype === 'f32') {
       checkPrecision(this.engine, 'mixed', 'FlowUNet precision');
-      return runMixed([xt, mask], (h, m) => this.forward(h, m, t, y));
+      return runMixed([xt, mask], (h, m) => this.forward(h, m, t, y, mix));
     }
     const ck: FlowCheckpointing = this.training ? this.checkpointing : 'none';
-    const emb = this.embed(t, y);
+    const emb = this.embed(t, y, mix);
     const x = concat([xt, mask], 1);
     const hs: Tensor[] = [];
     let h = x;

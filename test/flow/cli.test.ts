@@ -1,5 +1,6 @@
 // `vesselfm flow train` and `vesselfm flow sample` end to end on tiny data: JSONL log, four-file checkpoint,
-// resume, sampling from the checkpoint, `--noise` equal to the seeded noise gives the same sample, one-line errors.
+// resume, sampling from the checkpoint, `--noise` equal to the seeded noise gives the same sample, `--batch 2`
+// equal to `--batch 1` under `--cfg bg,rand`, `--cfg interpolate` draws recorded in samples.json, one-line errors.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,7 +72,35 @@ describe('vesselfm flow (CLI)', () => {
     expect(m.dtype).toBe('bool');
     expect(existsSync(join(dir, 'a', 'sheet.png'))).toBe(true);
 
+    // --batch 2 gives the same samples as --batch 1 (cfg_bg with cfg_rand: per-sample weights drawn from the seed)
+    const variant = ['--weights', ck, '--masks', join(dir, 'data'), '--count', '2', '--class', '1', '--steps', '2', '--guidance', '2', '--cfg', 'bg,rand', '--seed', '4', '--json'];
+    const b2 = flow('sample', ...variant, '--batch', '2', '--out', join(dir, 'b2'));
+    expect(b2.err).toBe('');
+    expect(JSON.parse(b2.out.trim())).toMatchObject({ count: 2, cfg: 'bg,rand', batch: 2 });
+    const b1 = flow('sample', ...variant, '--batch', '1', '--out', join(dir, 'b1'));
+    expect(b1.code).toBe(0);
+    for (const k of ['0', '1']) {
+      const x = npyToFloat32(readNpyFile(join(dir, 'b2', k, 'img.npy')));
+      const y = npyToFloat32(readNpyFile(join(dir, 'b1', k, 'img.npy')));
+      expect(Math.max(...x.map((v, i) => Math.abs(v - y[i]))), `sample ${k}`).toBeLessThan(1e-3);
+    }
+    const rec2 = JSON.parse(readFileSync(join(dir, 'b2', 'samples.json'), 'utf8'));
+    expect(rec2).toEqual(JSON.parse(readFileSync(join(dir, 'b1', 'samples.json'), 'utf8')));
+    expect(rec2.cfg).toBe('bg,rand');
+    const ws = rec2.samples.map((r: { guidance: number }) => r.guidance);
+    expect(ws.every((w: number) => w >= 0 && w < 2) && ws[0] !== ws[1]).toBe(true);
+    // interpolate: a second class ≠ the first and a weight in [0, 1) per sample, recorded
+    const ip = flow('sample', '--weights', ck, '--masks', join(dir, 'data'), '--count', '2', '--class', '1', '--steps', '2', '--cfg', 'interpolate', '--batch', '2', '--out', join(dir, 'ip'), '--json');
+    expect(ip.err).toBe('');
+    const recI = JSON.parse(readFileSync(join(dir, 'ip', 'samples.json'), 'utf8'));
+    for (const r of recI.samples) {
+      expect(r.class).toBe(1);
+      expect(r.y2 !== 1 && r.y2 >= 0 && r.y2 < 4 && r.mix_weight >= 0 && r.mix_weight < 1).toBe(true);
+    }
+
     // one-line errors
+    expect(flow('sample', '--weights', ck, '--masks', join(dir, 'data'), '--cfg', 'bg,wild', '--out', join(dir, 'c')).err).toMatch(/^vesselfm: --cfg: unknown variant "wild"; use standard, bg, rand, interpolate/);
+    expect(flow('sample', '--weights', ck, '--masks', join(dir, 'data'), '--cfg', 'rand', '--out', join(dir, 'c')).err).toMatch(/^vesselfm: --cfg rand: rand modifies classifier-free guidance; give --guidance w > 0$/);
     const bad = flow('sample', '--weights', ck, '--masks', join(dir, 'nothing'), '--out', join(dir, 'c'));
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/^vesselfm: --masks: .*no such folder$/);
