@@ -2,9 +2,10 @@
 // and an independent min-max-normalised texture per region, generated on the fly. Philox (prepended library) gives
 // every random number from (seed, counter). Variants (one STEP_* define each):
 //   STEP_LABELS: labels[v] = region of voxel v.
-//   STEP_GRID:   the coarse random grids of every (region, octave): value noise N(0, 1) per grid point
-//                (counter = (point, region, 0x7A1E, octave)); Perlin: a gradient index in 0..11 per lattice point
-//                (counter = (point, region, 0x9E71, octave)).
+//   STEP_GRID:   the coarse random grids of every (region, octave): value noise N(0, 1) per grid point, the exact
+//                normal (shaders/lib/philox_normal.wgsl, table bound as TABLE) of the first word of the block
+//                (counter = (point, region, 0x7A1E, octave)), so the grids are the same bits on every adapter;
+//                Perlin: a gradient index in 0..11 per lattice point (counter = (point, region, 0x9E71, octave)).
 //   STEP_MINMAX: min and max over the whole volume of each region's texture (a workgroup per (voxel chunk, region);
 //                atomicMax on order-preserving u32 keys, the min slot holding the complement of its key); with
 //                stride > 1 over every stride-th voxel per axis only (an approximation; WRITE clamps to [0, 1]).
@@ -62,6 +63,9 @@ struct Params {
 #endif
 #if ${HAS_OUT}
 @group(0) @binding(${B_OUT}) var<storage, read_write> out: array<f32>;
+#endif
+#if ${HAS_TABLE}
+@group(0) @binding(${B_TABLE}) var<storage, read> PHILOX_NORMAL_TABLE: array<i32>;
 #endif
 
 fn voxel(i: u32) -> vec3u {
@@ -237,7 +241,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let pt = j - octs[2u * o].w;
 #if ${TEX_VALUE}
   let wds = philox4x32_10(vec4u(pt, r, 0x7A1Eu, o), vec2u(p.key0, p.key1));
-  grid_out[i] = philox_box_muller(wds.x, wds.y).x;
+  grid_out[i] = philox_normal(wds.x);
 #else
   let wds = philox4x32_10(vec4u(pt, r, 0x9E71u, o), vec2u(p.key0, p.key1));
   grid_out[i] = f32(wds.x % 12u);

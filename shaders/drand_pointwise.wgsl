@@ -1,10 +1,13 @@
 // Voxel-wise intensity transforms of domain randomisation (spec 4.6, 4.7); one variant per OP_* define.
 // The tensor is [..., D, H, W]; leading dims are channels that share the parameters. Random variants take their
-// numbers from Philox (prepended library): key = seed, counter = (flat voxel index, 0, stream, 0), and use the
-// Box-Muller pair made from the first two words, so each voxel's noise is a pure function of (seed, index).
+// numbers from Philox (prepended library, with the exact normal sampler shaders/lib/philox_normal.wgsl whose table
+// is the binding after out): key = seed, counter = (flat voxel index, 0, stream, 0); the voxel's normals n1, n2 are
+// philox_normal of the block's first two words, so each voxel's noise is a pure function of (seed, index), the
+// same bits on every adapter. Every product b n passes through an XOR with p.opaque (always 0, unknown to the
+// compiler) so that it is rounded on its own on every adapter, never fused into a multiply-add.
 //   OP_BIAS:     out = x exp(sum_(i+j+k<=3) c_ijk P_i(z) P_j(y) P_k(x)), coordinates linspace(-1, 1, n) per axis
-//   OP_GAUSS:    out = x + a + b n1
-//   OP_RICIAN:   out = sqrt((x + a + b n1)^2 + (a + b n2)^2)
+//   OP_GAUSS:    out = (x + a) + b n1                                  (bit-identical on every adapter)
+//   OP_RICIAN:   out = sqrt(((x + a) + b n1)^2 + (a + b n2)^2)       (bit-identical: sqrt_rn is correctly rounded)
 //   OP_CONTRAST: out = ((x - mn) / (range + 1e-7))^a range + mn, with mn, range from the stats buffer
 //   OP_HIST:     out = piecewise-linear map of x from the reference to the floating control points, scaled to
 //                [mn, mx] of the stats buffer (MONAI's interp: slope and intercept of segment
@@ -25,6 +28,8 @@ struct Params {
   // OP_BIAS: the 20 Legendre coefficients c_ijk, (i, j, k) in lexicographic order (zero for the other ops).
   c0: f32, c1: f32, c2: f32, c3: f32, c4: f32, c5: f32, c6: f32, c7: f32, c8: f32, c9: f32,
   c10: f32, c11: f32, c12: f32, c13: f32, c14: f32, c15: f32, c16: f32, c17: f32, c18: f32, c19: f32,
+  // Always 0; the random ops XOR their products' bits with it (see above).
+  opaque: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -36,6 +41,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read> points: array<vec2f>;
 #elif ${OP_COMBINE}
 @group(0) @binding(3) var<storage, read> y: array<f32>;
+#elif ${RANDOM}
+@group(0) @binding(3) var<storage, read> PHILOX_NORMAL_TABLE: array<i32>;
 #endif
 
 #if ${OP_BIAS}
@@ -52,7 +59,51 @@ fn coord(i: u32, n: u32) -> f32 {
 #if ${RANDOM}
 fn normals(i: u32) -> vec2f {
   let w = philox4x32_10(vec4u(i, 0u, p.stream, 0u), vec2u(p.key0, p.key1));
-  return philox_box_muller(w.x, w.y);
+  return vec2f(philox_normal(w.x), philox_normal(w.y));
+}
+
+// p.b n, rounded to f32 by itself on every adapter.
+fn scaled(n: vec2f) -> vec2f {
+  return bitcast<vec2f>(bitcast<vec2u>(p.b * n) ^ vec2u(p.opaque));
+}
+
+fn rounded(v: f32) -> f32 {
+  return bitcast<f32>(bitcast<u32>(v) ^ p.opaque);
+}
+
+// Unsigned 64-bit a < b on (high, low) word pairs.
+fn lt64(a: vec2u, b: vec2u) -> bool {
+  return a.x < b.x || (a.x == b.x && a.y < b.y);
+}
+
+// The correctly rounded square root of s (WGSL lets sqrt be a few ulp off): the adapter's sqrt, moved by one ulp
+// at a time until it lies between the midpoints to its neighbours, checked exactly in integers. With s = S 2^(es - 150)
+// and r = R 2^(er - 150) (S, R the 24-bit significands), the midpoints are M 2^(er - 152) with M = 4R + 2 above and
+// 4R - 2 below (4R - 1 when R = 2^23, where the spacing below halves), and M^2 2^(2 er - 304) < s compares
+// M^2 (below 2^52, by philox_mulhilo) with S 2^k, k = es - 2 er + 154 (about 28). No square root of an f32 lies
+// exactly on a midpoint, so there are no ties. Zero, subnormal, infinite and NaN s are left to the adapter's sqrt.
+fn sqrt_rn(s: f32) -> f32 {
+  var r = sqrt(s);
+  let sb = bitcast<u32>(s);
+  let es = (sb >> 23u) & 0xFFu;
+  if (es == 0u || es == 255u || (sb >> 31u) != 0u) { return r; }
+  let S = (sb & 0x7FFFFFu) | 0x800000u;
+  for (var it = 0u; it < 4u; it++) {
+    let rb = bitcast<u32>(r);
+    let er = (rb >> 23u) & 0xFFu;
+    let k = i32(es) - 2 * i32(er) + 154;
+    if (er == 0u || er == 255u || k < 1 || k > 31) { return r; }
+    let R = (rb & 0x7FFFFFu) | 0x800000u;
+    let s2k = vec2u(S >> (32u - u32(k)), S << u32(k));
+    if (lt64(philox_mulhilo(4u * R + 2u, 4u * R + 2u), s2k)) {
+      r = bitcast<f32>(rb + 1u);
+    } else {
+      let lo = select(4u * R - 2u, 4u * R - 1u, R == 0x800000u);
+      if (!lt64(s2k, philox_mulhilo(lo, lo))) { return r; }
+      r = bitcast<f32>(rb - 1u);
+    }
+  }
+  return r;
 }
 #endif
 
@@ -78,12 +129,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let field = pz.x * f0 + pz.y * f1 + pz.z * f2 + pz.w * p.c19;
   out[i] = v * exp(field);
 #elif ${OP_GAUSS}
-  out[i] = v + p.a + p.b * normals(i).x;
+  out[i] = (v + p.a) + scaled(normals(i)).x;
 #elif ${OP_RICIAN}
-  let g = normals(i);
-  let re = v + p.a + p.b * g.x;
-  let im = p.a + p.b * g.y;
-  out[i] = sqrt(re * re + im * im);
+  let g = scaled(normals(i));
+  let re = (v + p.a) + g.x;
+  let im = p.a + g.y;
+  out[i] = sqrt_rn(rounded(re * re) + rounded(im * im));
 #elif ${OP_CONTRAST}
   let s = stats[0];
   let range = s.y - s.x;

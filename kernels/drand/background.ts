@@ -1,7 +1,7 @@
 // Procedural background volumes on the GPU (shaders/drand_background.wgsl): geometry label maps and per-region
 // min-max-normalised textures (value noise or Perlin gradient noise) or constants, all from (seed, counter).
 import source from '../../shaders/drand_background.wgsl';
-import { PHILOX_WGSL, seedKey } from '../random.js';
+import { normalTable, PHILOX_NORMAL_WGSL, PHILOX_WGSL, seedKey } from '../random.js';
 import type { Engine } from '../../src/engine.js';
 import { VesselError } from '../../src/gpu/errors.js';
 import { params, type Binding } from '../../src/runtime/runtime.js';
@@ -41,7 +41,7 @@ export interface BackgroundSpec {
   normStride?: number;
 }
 
-const NAMES = ['SHAPES', 'OCTS', 'AMP', 'GRID', 'GRID_OUT', 'MM_ATOMIC', 'MM', 'REGP', 'LABELS', 'OUT'] as const;
+const NAMES = ['SHAPES', 'OCTS', 'AMP', 'GRID', 'GRID_OUT', 'MM_ATOMIC', 'MM', 'REGP', 'LABELS', 'OUT', 'TABLE'] as const;
 type Name = (typeof NAMES)[number];
 
 function kernel(e: Engine, spec: BackgroundSpec, step: 'LABELS' | 'GRID' | 'MINMAX' | 'WRITE', bindings: Name[]) {
@@ -69,7 +69,9 @@ function kernel(e: Engine, spec: BackgroundSpec, step: 'LABELS' | 'GRID' | 'MINM
     defines[`HAS_${n}`] = i >= 0;
     defines[`B_${n}`] = i + 1;
   }
-  return e.rt.kernel(`drand_background_${step.toLowerCase()}_${geom}_${tex}`, PHILOX_WGSL + source, defines);
+  // The exact normal sampler only where its table is bound (the value-noise grid).
+  const lib = bindings.includes('TABLE') ? PHILOX_WGSL + PHILOX_NORMAL_WGSL : PHILOX_WGSL;
+  return e.rt.kernel(`drand_background_${step.toLowerCase()}_${geom}_${tex}`, lib + source, defines);
 }
 
 function validate(spec: BackgroundSpec): void {
@@ -183,7 +185,10 @@ export function backgroundKernel(e: Engine, spec: BackgroundSpec): Tensor {
     e.rt.dispatch(kernel(e, spec, 'WRITE', [...shapeB, 'REGP', 'OUT']), [...shapeT, up.regp, out.binding()], u, grid1D(n, WG));
   } else {
     const grid = e.empty([spec.regions * up.gridTotal]);
-    e.rt.dispatch(kernel(e, spec, 'GRID', ['OCTS', 'GRID_OUT']), [up.octs, grid.binding()], u, grid1D(spec.regions * up.gridTotal, WG));
+    // Value noise draws exact normals from the sampler's table (kept per engine); Perlin draws gradient indices.
+    const gridB: Name[] = spec.texture === 'value' ? ['OCTS', 'GRID_OUT', 'TABLE'] : ['OCTS', 'GRID_OUT'];
+    const gridT = spec.texture === 'value' ? [up.octs, grid.binding(), normalTable(e).binding()] : [up.octs, grid.binding()];
+    e.rt.dispatch(kernel(e, spec, 'GRID', gridB), gridT, u, grid1D(spec.regions * up.gridTotal, WG));
     if (spec.raw) {
       e.rt.dispatch(
         kernel(e, spec, 'WRITE', [...shapeB, 'OCTS', 'AMP', 'GRID', 'REGP', 'OUT']),

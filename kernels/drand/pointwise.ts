@@ -2,7 +2,7 @@
 // the input's shape; the parameters apply to every [D, H, W] volume of a [..., D, H, W] tensor.
 import source from '../../shaders/drand_pointwise.wgsl';
 import pointsSource from '../../shaders/drand_points.wgsl';
-import { PHILOX_WGSL, seedKey } from '../random.js';
+import { normalTable, PHILOX_NORMAL_WGSL, PHILOX_WGSL, seedKey } from '../random.js';
 import { VesselError } from '../../src/gpu/errors.js';
 import { params, type Kernel } from '../../src/runtime/runtime.js';
 import { fmtShape } from '../../src/tensor/shape.js';
@@ -23,7 +23,7 @@ export const STREAM = { gaussian: 0x6a05, rician: 0x71c1 } as const;
 function kernelFor(x: Tensor, op: Op): Kernel {
   const defines: Record<string, boolean | number> = { WG, RANDOM: op === 'GAUSS' || op === 'RICIAN' };
   for (const o of OPS) defines[`OP_${o}`] = o === op;
-  const src = op === 'GAUSS' || op === 'RICIAN' ? PHILOX_WGSL + source : source;
+  const src = op === 'GAUSS' || op === 'RICIAN' ? PHILOX_WGSL + PHILOX_NORMAL_WGSL + source : source;
   return x.engine.rt.kernel(`drand_pointwise_${op.toLowerCase()}`, src, defines);
 }
 
@@ -43,7 +43,10 @@ function run(
   const u = params().u32(x.size).u32(v.d).u32(v.h).u32(v.w).u32(key[0]).u32(key[1]).u32(stream).u32(count);
   set(u);
   for (let c = 0; c < 20; c++) u.f32(coeffs?.[c] ?? 0);
-  x.engine.rt.dispatch(kernelFor(x, op), [x.binding(), out.binding(), ...extra.map((t) => t.binding())], u, grid1D(x.size, WG));
+  u.u32(0); // opaque: a zero the compiler cannot see (keeps the noise products rounded, never fused)
+  // The random ops read the exact normal sampler's table (kept per engine) after out.
+  const table = op === 'GAUSS' || op === 'RICIAN' ? [normalTable(x.engine).binding()] : [];
+  x.engine.rt.dispatch(kernelFor(x, op), [x.binding(), out.binding(), ...extra.map((t) => t.binding()), ...table], u, grid1D(x.size, WG));
   return out;
 }
 
@@ -55,13 +58,19 @@ export function biasFieldKernel(x: Tensor, coeffs: readonly number[]): Tensor {
   return run(x, 'BIAS', 'biasField', [], (u) => u.f32(0).f32(0), [0, 0], 0, 0, coeffs);
 }
 
-/** x + mean + std · n, n ~ N(0, 1) from Philox (key = seed, counter = (voxel index, 0, stream, 0)). */
+/**
+ * (x + mean) + std · n, n ~ N(0, 1) the exact normal of the first word of Philox block (key = seed, counter = (voxel
+ * index, 0, stream, 0)): the same f32 bits on every adapter (std · n rounded before the sum).
+ */
 export function gaussianNoiseKernel(x: Tensor, mean: number, std: number, seed: number, stream: number = STREAM.gaussian): Tensor {
   checkFinite('gaussianNoise', { mean, std });
   return run(x, 'GAUSS', 'gaussianNoise', [], (u) => u.f32(mean).f32(std), seedKey(seed), stream);
 }
 
-/** sqrt((x + n1)² + n2²), n1, n2 ~ N(mean, std²): the Box–Muller pair of the voxel's Philox block. */
+/**
+ * sqrt((x + n1)² + n2²), n1, n2 ~ N(mean, std²): exact normals of the first two words of the voxel's Philox block.
+ * Every step but the final sqrt (whose accuracy WGSL leaves to the adapter) is bit-identical on every adapter.
+ */
 export function ricianNoiseKernel(x: Tensor, mean: number, std: number, seed: number, stream: number = STREAM.rician): Tensor {
   checkFinite('ricianNoise', { mean, std });
   return run(x, 'RICIAN', 'ricianNoise', [], (u) => u.f32(mean).f32(std), seedKey(seed), stream);

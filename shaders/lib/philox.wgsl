@@ -8,10 +8,6 @@
 //   philox4x32_10(ctr: vec4u, key: vec2u) -> vec4u  ten rounds, nine key bumps: four random words
 //   philox_unit(x: u32) -> f32                      uniform in [0, 1): top 24 bits times 2^-24, never 1.0
 //   philox_unit_pos(x: u32) -> f32                  uniform in (0, 1]: (top 24 bits + 1) times 2^-24, never 0.0
-//   philox_box_muller(a: u32, b: u32) -> vec2f      two standard normals from two words by Box-Muller; log, sin
-//                                                   and cos are implementation-defined in WGSL, so the results
-//                                                   differ between adapters in the last bits (the exact sampler
-//                                                   philox_normal is in shaders/lib/philox_normal.wgsl)
 //   philox_uniform4(ctr: vec4u, key: vec2u) -> vec4f four uniforms in [0, 1) from one block
 //
 // The engine's convention for random tensors (kernels/random.ts follows it; other kernels that want the same
@@ -63,12 +59,6 @@ fn philox_unit(x: u32) -> f32 {
 
 fn philox_unit_pos(x: u32) -> f32 {
   return f32((x >> 8u) + 1u) * 5.9604644775390625e-8;
-}
-
-fn philox_box_muller(a: u32, b: u32) -> vec2f {
-  let r = sqrt(-2.0 * log(philox_unit_pos(a)));
-  let t = 6.283185307179586 * philox_unit(b);
-  return vec2f(r * cos(t), r * sin(t));
 }
 
 fn philox_uniform4(ctr: vec4u, key: vec2u) -> vec4f {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { philoxCpu, seedKey, unitCpu, unitPosCpu } from '../../kernels/random.js';
+import { normalFromWord, philoxCpu, seedKey } from '../../kernels/random.js';
 import { backgroundLabels, backgroundSpec, generateBackground } from '../../src/data/drand/backgrounds.js';
 import { perlinNoise, valueNoise } from '../../src/data/drand/noise.js';
 import {
@@ -17,8 +17,8 @@ import { getEngine, relErr } from '../helpers.js';
 // ---- float64 references -------------------------------------------------------------------------------------
 
 function gridNormal(seed: number, pt: number, region: number, octave: number): number {
-  const w = philoxCpu([pt, region, 0x7a1e, octave], seedKey(seed));
-  return Math.sqrt(-2 * Math.log(unitPosCpu(w[0]))) * Math.cos(2 * Math.PI * unitCpu(w[1]));
+  // The exact sampler of the block's first word: the very f32 the GPU writes into the grid.
+  return normalFromWord(philoxCpu([pt, region, 0x7a1e, octave], seedKey(seed))[0]);
 }
 
 function gradIndex(seed: number, pt: number, region: number, octave: number): number {
@@ -149,6 +149,16 @@ describe('noise textures', () => {
     // Determinism per seed, and another seed gives another texture.
     expect(Buffer.from((await valueNoise(e, shape, o).read()).buffer).equals(Buffer.from(got.buffer))).toBe(true);
     expect(relErr(await valueNoise(e, shape, { ...o, seed: 124 }).read(), got)).toBeGreaterThan(0.05);
+  });
+
+  it('value-noise grids are the exact normals of their Philox words, bit for bit', async () => {
+    const e = await getEngine();
+    // Scale 1: the grid has the volume's shape and upsampling weights are 0, so the raw texture is the grid itself.
+    const dims: Vec3 = [5, 7, 9];
+    const seed = 2 ** 41 + 5;
+    const raw = await valueNoise(e, dims, { scales: [1], sigma: [1], seed, raw: true }).read();
+    const want = Float32Array.from({ length: raw.length }, (_, q) => gridNormal(seed, q, 0, 0));
+    expect(Array.from(raw)).toEqual(Array.from(want));
   });
 
   it('Perlin noise matches its reference, is zero at lattice points and continuous', async () => {

@@ -30,6 +30,8 @@ import {
   realToComplex,
   shifted,
   voxelNormals,
+  gaussianNoiseF32,
+  ricianNoiseF32,
   type Dims,
 } from './reference.js';
 
@@ -149,18 +151,23 @@ describe('intensity chain kernels', () => {
     expect(relErr(fit, coeffs)).toBeLessThan(1e-4);
   });
 
-  it('Gaussian and Rician noise reproduce the Philox reference and have the requested σ', async () => {
+  it('Gaussian and Rician noise reproduce the Philox reference bit for bit and have the requested σ', async () => {
     const e = await getEngine();
     const x = randArray(N, 3, 0, 1);
     const p = { mean: 0.05, std: 0.2, seed: 2 ** 40 + 17 };
     const g = await run(e, x, DIMS, (t) => gaussianNoise(t, p));
-    expect(relErr(g, x.map((v, i) => v + p.mean + p.std * voxelNormals(p.seed, STREAM.gaussian, i)[0]))).toBeLessThan(1e-5);
+    expect(relErr(g, x.map((v, i) => v + p.mean + p.std * voxelNormals(p.seed, STREAM.gaussian, i)[0]))).toBeLessThan(1e-6);
+    // Exact normals and products rounded before the sums: the f32 emulation gives the GPU's bits.
+    const xf = Float32Array.from(x);
+    expect(Array.from(g)).toEqual(Array.from(gaussianNoiseF32(xf, p.mean, p.std, p.seed, STREAM.gaussian)));
     const r = await run(e, x, DIMS, (t) => ricianNoise(t, p));
     const rr = x.map((v, i) => {
       const [a, b] = voxelNormals(p.seed, STREAM.rician, i);
       return Math.hypot(v + p.mean + p.std * a, p.mean + p.std * b);
     });
-    expect(relErr(r, rr)).toBeLessThan(1e-5);
+    expect(relErr(r, rr)).toBeLessThan(1e-6);
+    // Bit for bit too: the kernel corrects the adapter's sqrt to the correctly rounded one (sqrt_rn).
+    expect(Array.from(r)).toEqual(Array.from(ricianNoiseF32(xf, p.mean, p.std, p.seed, STREAM.rician)));
     // Statistics on a constant volume of 32³.
     const n = 32 ** 3;
     const c = await run(e, new Float64Array(n).fill(0.5), [32, 32, 32], (t) => gaussianNoise(t, { mean: 0, std: 0.2, seed: 5 }));

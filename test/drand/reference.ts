@@ -1,6 +1,6 @@
 // Float64 CPU references of the domain-randomisation transforms, written from the spec (§4.3, §4.6, §4.7) and MONAI's
 // documented semantics, for the GPU kernels' tests.
-import { philoxCpu, seedKey, unitCpu, unitPosCpu } from '../../kernels/random.js';
+import { normalFromWord, philoxCpu, seedKey } from '../../kernels/random.js';
 import { erf } from '../../kernels/drand/blur.js';
 
 export type Dims = [number, number, number];
@@ -75,12 +75,34 @@ export function biasFieldRef(dims: Dims, coeffs: number[]): Float64Array {
   return out;
 }
 
-/** The Box–Muller pair the GPU's noise kernels draw for voxel i: Philox(key = seed, ctr = (i, 0, stream, 0)). */
+/**
+ * The two standard normals the GPU's noise kernels draw for voxel i: the exact sampler (normalFromWord, the same
+ * f32 values as philox_normal) of the first two words of Philox(key = seed, ctr = (i, 0, stream, 0)).
+ */
 export function voxelNormals(seed: number, stream: number, i: number): [number, number] {
   const wds = philoxCpu([i, 0, stream, 0], seedKey(seed));
-  const r = Math.sqrt(-2 * Math.log(unitPosCpu(wds[0])));
-  const t = 2 * Math.PI * unitCpu(wds[1]);
-  return [r * Math.cos(t), r * Math.sin(t)];
+  return [normalFromWord(wds[0]), normalFromWord(wds[1])];
+}
+
+const fr = Math.fround;
+
+/** Gaussian noise as the kernel computes it in f32, (x + mean) + fl(std · n1): bit-identical to the GPU. */
+export function gaussianNoiseF32(x: ArrayLike<number>, mean: number, std: number, seed: number, stream: number): Float32Array {
+  return Float32Array.from({ length: x.length }, (_, i) => fr(fr(fr(x[i]) + fr(mean)) + fr(fr(std) * voxelNormals(seed, stream, i)[0])));
+}
+
+/**
+ * Rician noise as the kernel computes it in f32 (products rounded before each sum, a correctly rounded sqrt, as the
+ * kernel's sqrt_rn): bit-identical to the GPU.
+ */
+export function ricianNoiseF32(x: ArrayLike<number>, mean: number, std: number, seed: number, stream: number): Float32Array {
+  const [m, s] = [fr(mean), fr(std)];
+  return Float32Array.from({ length: x.length }, (_, i) => {
+    const [n1, n2] = voxelNormals(seed, stream, i);
+    const re = fr(fr(fr(x[i]) + m) + fr(s * n1));
+    const im = fr(m + fr(s * n2));
+    return fr(Math.sqrt(fr(fr(re * re) + fr(im * im))));
+  });
 }
 
 export function minMax(x: ArrayLike<number>): [number, number] {
