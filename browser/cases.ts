@@ -5,7 +5,9 @@ import type { Engine } from '../src/engine.js';
 import type { DType } from '../src/tensor/dtype.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { fill } from '../kernels/fill.js';
-import { normalCpu, randomBitsCpu, randomInto, uniformCpu } from '../kernels/random.js';
+import { normalCpu, normalFromWord, philoxCpu, randomBitsCpu, randomInto, seedKey, uniformCpu } from '../kernels/random.js';
+import { gaussianNoiseKernel, ricianNoiseKernel, STREAM } from '../kernels/drand/pointwise.js';
+import { valueNoise } from '../src/data/drand/noise.js';
 import { fft } from '../kernels/fft.js';
 import { groupNormForward } from '../kernels/norm.js';
 import { activationForward, type Activation } from '../kernels/activation.js';
@@ -150,6 +152,37 @@ export const RUNNERS: Record<string, Runner> = {
     randomInto(out, mode, seed, offset, a, b);
     const ref =
       mode === 'bits' ? randomBitsCpu(n, seed, offset) : mode === 'uniform' ? f32(uniformCpu(n, seed, a, b, offset)) : normalCpu(n, seed, a, b, offset);
+    return { out, ref };
+  },
+  /**
+   * Domain-randomisation noise (kernels/drand): Gaussian or Rician noise on a seeded volume, or a value-noise grid
+   * (scale 1, raw: the grid itself). The reference emulates the kernels' f32 steps (exact normals of the voxel's
+   * Philox words, products rounded before sums, correctly rounded sqrt), so it equals the GPU bit for bit.
+   */
+  drandNoise(e, c) {
+    const shape = c.shape!;
+    const n = count(shape);
+    const [seed, mean, std] = [c.seed ?? 0, (c.a as number) ?? 0, (c.b as number) ?? 1];
+    const fr = Math.fround;
+    const words = (ctr: number[]) => philoxCpu(ctr, seedKey(seed));
+    if (c.fn === 'valueGrid') {
+      const [d, h, w] = shape;
+      const out = valueNoise(e, [d, h, w], { scales: [1], sigma: [1], seed, raw: true });
+      return { out, ref: Float64Array.from({ length: n }, (_, q) => normalFromWord(words([q, 0, 0x7a1e, 0])[0])) };
+    }
+    const x = Float32Array.from(seeded(n, c.seed ?? 1, 0, 1));
+    const xt = e.tensor(x, shape);
+    const rician = c.fn === 'rician';
+    const out = rician ? ricianNoiseKernel(xt, mean, std, seed) : gaussianNoiseKernel(xt, mean, std, seed);
+    xt.dispose();
+    const [m, sd, stream] = [fr(mean), fr(std), rician ? STREAM.rician : STREAM.gaussian];
+    const ref = Float64Array.from(x, (v, i) => {
+      const wd = words([i, 0, stream, 0]);
+      const re = fr(fr(v + m) + fr(sd * normalFromWord(wd[0])));
+      if (!rician) return re;
+      const im = fr(m + fr(sd * normalFromWord(wd[1])));
+      return fr(Math.sqrt(fr(fr(re * re) + fr(im * im))));
+    });
     return { out, ref };
   },
   /** 3D FFT of a complex volume [D, H, W, 2] (workgroup-memory Stockham for powers of two, Bluestein otherwise). */
@@ -543,6 +576,10 @@ export function defaultCases(all = false): CheckCase[] {
     { name: 'random uniform[-3,5) f32 [17,19]', op: 'random', exact: true, dtype: 'f32', shape: [17, 19], mode: 'uniform', seed: 43, offset: 3, a: -3, b: 5 },
     { name: 'random normal(0,1) f32 [2053]', op: 'random', exact: true, dtype: 'f32', shape: [2053], mode: 'normal', seed: 9, offset: 2 },
     { name: 'random normal(0.5,2) f32 [1001]', op: 'random', exact: true, dtype: 'f32', shape: [1001], mode: 'normal', seed: 2 ** 40 + 7, a: 0.5, b: 2 },
+    // Domain-randomisation noise on the exact normals: bit-exact as well (Rician through a correctly rounded sqrt).
+    { name: 'drand gaussian noise f32 [2,7,9,11]', op: 'drandNoise', fn: 'gaussian', exact: true, dtype: 'f32', shape: [2, 7, 9, 11], seed: 2 ** 40 + 17, a: 0.05, b: 0.2 },
+    { name: 'drand rician noise f32 [9,10,11]', op: 'drandNoise', fn: 'rician', exact: true, dtype: 'f32', shape: [9, 10, 11], seed: 77, a: 0.1, b: 0.3 },
+    { name: 'drand value-noise grid f32 [5,7,9]', op: 'drandNoise', fn: 'valueGrid', exact: true, dtype: 'f32', shape: [5, 7, 9], seed: 2 ** 41 + 5 },
     // Elementwise with NumPy broadcasting (integer results bit-exact; f32 + and × are correctly rounded in WGSL).
     { name: 'add f32 [2,3,5,7] + [3,1,7]', op: 'binary', fn: 'add', exact: false, dtype: 'f32', shape: [2, 3, 5, 7], shapeB: [3, 1, 7], seed: 31 },
     { name: 'mul f32 [5,1,9] * [1,4,9]', op: 'binary', fn: 'mul', exact: false, dtype: 'f32', shape: [5, 1, 9], shapeB: [1, 4, 9], seed: 32 },
