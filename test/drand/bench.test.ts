@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { drandSuite } from '../../benchmarks/drand.js';
 import { findSuite } from '../../benchmarks/registry.js';
 import { fft } from '../../kernels/fft.js';
+import { normalTable } from '../../kernels/random.js';
 import type { BenchResult } from '../../benchmarks/suite.js';
 import { getEngine } from '../helpers.js';
 
@@ -10,8 +11,10 @@ describe('bench suite: drand (quick)', () => {
   it('is registered and times the FFT, every transform, the chain and every background kind', async () => {
     expect(findSuite('drand')).toBe(drandSuite);
     const e = await getEngine();
-    // The FFT keeps its twiddle and chirp tables per engine; fill those caches first so the leak check sees the rest.
+    // The FFT keeps its twiddle and chirp tables per engine, and the exact normal sampler its table (noise kernels);
+    // fill those caches first so the leak check sees the rest.
     for (const n of [16, 12, 13]) e.scope(() => fft(e.zeros([n, 2]), { axes: [0] }));
+    normalTable(e);
     const live = e.liveTensors;
     const rows: BenchResult[] = [];
     for await (const r of drandSuite.run(e, { quick: true, size: 16 })) rows.push(r);
