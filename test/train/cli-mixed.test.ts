@@ -65,6 +65,28 @@ describe('vesselfm train --precision', () => {
     expect(JSON.parse(r2.out.trim().split('\n').at(-1)!)).toMatchObject({ steps: 3, from: 2, precision: 'mixed', lossScale: 65536 });
   });
 
+  it('vesselfm flow train --precision mixed: log lines carry the loss scale, the sidecar keeps it', async () => {
+    const e = await getEngine();
+    if (!e.gpu.hasF16) return;
+    const save = join(dir, 'f.safetensors');
+    const log = join(dir, 'f.jsonl');
+    const r = spawnSync(
+      process.execPath,
+      [join(root, 'bin/vesselfm.mjs'), 'flow', 'train', '--data', join(dir, 'data'), '--size', '8', '--width', '32', '--mult', '1,2', '--attention', '4', '--classes', '4',
+        '--batch', '1', '--steps', '2', '--lr', '1e-4', '--precision', 'mixed', '--save', save, '--log', log, '--json'],
+      { cwd: root, encoding: 'utf8', timeout: 300_000 },
+    );
+    expect(r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning: ')).join('\n')).toBe('');
+    expect(r.status).toBe(0);
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.step, l.scale, l.skipped ?? false])).toEqual([
+      [1, 65536, false],
+      [2, 65536, false],
+    ]);
+    const side = JSON.parse(readFileSync(save + '.json', 'utf8'));
+    expect([side.loss_scale, side.train.precision]).toEqual([65536, 'mixed']);
+  });
+
   it('a bad value is one line', () => {
     const r = train('--data', join(dir, 'nowhere'), '--precision', 'bf16');
     expect(r.code).not.toBe(0);
