@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalFromWord, philoxCpu, seedKey } from '../../kernels/random.js';
+import { normalFromWord, normalTable, philoxCpu, seedKey } from '../../kernels/random.js';
 import { backgroundLabels, backgroundSpec, generateBackground } from '../../src/data/drand/backgrounds.js';
 import { perlinNoise, valueNoise } from '../../src/data/drand/noise.js';
 import {
@@ -233,6 +233,7 @@ describe('backgrounds', () => {
       const p = sampleBackground(new ParamRng(31), shape, { geometry, texture });
       const spec = backgroundSpec(shape, p);
       expect(spec.regions).toBe(regionCount(p));
+      normalTable(e); // value noise binds the exact sampler's table, kept per engine: create it before counting
       const live = e.liveTensors;
       const lt = backgroundLabels(e, shape, p);
       const labels = await lt.read();
