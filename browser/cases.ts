@@ -8,6 +8,8 @@ import { fill } from '../kernels/fill.js';
 import { normalCpu, normalFromWord, philoxCpu, randomBitsCpu, randomInto, seedKey, uniformCpu } from '../kernels/random.js';
 import { gaussianNoiseKernel, ricianNoiseKernel, STREAM } from '../kernels/drand/pointwise.js';
 import { valueNoise } from '../src/data/drand/noise.js';
+import { MouldBank } from '../src/data/drand/moulds.js';
+import { drawSample, generateSample } from '../src/data/drand/sample.js';
 import { fft } from '../kernels/fft.js';
 import { groupNormForward } from '../kernels/norm.js';
 import { activationForward, type Activation } from '../kernels/activation.js';
@@ -184,6 +186,16 @@ export const RUNNERS: Record<string, Runner> = {
       return fr(Math.sqrt(fr(fr(re * re) + fr(im * im))));
     });
     return { out, ref };
+  },
+  /** A whole D_drand sample's image from (seed, index) with a procedural mould bank (normalisation stride 2). */
+  drandSample(e, c) {
+    const n = c.shape![0];
+    const bank = new MouldBank(e, { kind: 'procedural' }, n);
+    const opts = { normStride: 2 };
+    const s = generateSample(bank, drawSample(bank, c.seed ?? 0, (c.index as number) ?? 0, opts), opts);
+    s.mask.dispose();
+    bank.dispose();
+    return { out: s.image };
   },
   /** 3D FFT of a complex volume [D, H, W, 2] (workgroup-memory Stockham for powers of two, Bluestein otherwise). */
   fft3d(e, c) {
@@ -580,6 +592,9 @@ export function defaultCases(all = false): CheckCase[] {
     { name: 'drand gaussian noise f32 [2,7,9,11]', op: 'drandNoise', fn: 'gaussian', exact: true, dtype: 'f32', shape: [2, 7, 9, 11], seed: 2 ** 40 + 17, a: 0.05, b: 0.2 },
     { name: 'drand rician noise f32 [9,10,11]', op: 'drandNoise', fn: 'rician', exact: true, dtype: 'f32', shape: [9, 10, 11], seed: 77, a: 0.1, b: 0.3 },
     { name: 'drand value-noise grid f32 [5,7,9]', op: 'drandNoise', fn: 'valueGrid', exact: true, dtype: 'f32', shape: [5, 7, 9], seed: 2 ** 41 + 5 },
+    // A whole 16³ sample (procedural mould) from (seed, index): its random draws are exact, but the f32 arithmetic after
+    // them (FFT, blurs, exp/pow, divisions, interpolation) rounds per adapter; measured 8e-8 to 1e-6 apart.
+    { name: 'drand sample 16³ seed 5 index 0', op: 'drandSample', exact: false, tol: 1e-5, dtype: 'f32', shape: [16, 16, 16], seed: 5, index: 0 },
     // Elementwise with NumPy broadcasting (integer results bit-exact; f32 + and × are correctly rounded in WGSL).
     { name: 'add f32 [2,3,5,7] + [3,1,7]', op: 'binary', fn: 'add', exact: false, dtype: 'f32', shape: [2, 3, 5, 7], shapeB: [3, 1, 7], seed: 31 },
     { name: 'mul f32 [5,1,9] * [1,4,9]', op: 'binary', fn: 'mul', exact: false, dtype: 'f32', shape: [5, 1, 9], shapeB: [1, 4, 9], seed: 32 },
