@@ -1,7 +1,10 @@
 // Suite `flow`: the D_flow network (spec §5.1) on this adapter.
 //   train:  one rectified-flow step (upload, noise, forward, MSE, backward, Adam, EMA) in ms and steps/s, with the
 //           pool's memory high-water mark;
-//   sample: one Euler step = one forward without gradients, in ms, and seconds per 100-step sample.
+//   sample: one Euler step = one forward without gradients, in ms, and seconds per 100-step sample;
+//   sample_batch: the Euler sampler with CFG on 1 mask and on n masks at once (network batch 2n), seconds per
+//           100-step sample (wall, and process-CPU seconds on a software adapter; best of 3 alternating rounds) and
+//           the speed-up of batching.
 //   train_step_mixed (adapters with shader-f16): the training step in mixed precision, time and memory beside f32.
 // A real GPU gets the upstream network at 128³ (width 64, mult 1,1,2,3,4, attention at 16³, training batch 3) beside
 // PyTorch's H200 fp32 figures (../shared/spec/anchors.md: 2,469 ms and 55.5 GiB per training step, 191 ms per
@@ -10,6 +13,7 @@
 import { backward, noGrad } from '../src/autograd/tape.js';
 import type { Engine } from '../src/engine.js';
 import { flowLoss } from '../src/flow/rectified.js';
+import { eulerSample } from '../src/flow/sample.js';
 import { FlowUNet, VESSELFM_FLOW, type FlowUNetConfig } from '../src/models/flow-unet.js';
 import { Generator } from '../src/nn/init.js';
 import { EMA } from '../src/nn/optim/ema.js';
@@ -18,10 +22,17 @@ import { fmtBytes } from '../src/runtime/pool.js';
 import { normal } from '../src/tensor/math.js';
 import { isCpuAdapter } from '../kernels/matmul.js';
 import { unscaleCheck } from '../kernels/optim.js';
-import { adapterContext, result, round } from './harness.js';
+import { adapterContext, hostLoad, result, round } from './harness.js';
 import type { BenchResult, Suite, SuiteOptions } from './suite.js';
 
 export const H200_PYTORCH_FLOW = { train_step_ms_fp32: 2469, train_step_ms_tf32: 560, train_peak_gib: 55.5, sample_forward_ms_fp32: 191 };
+
+/** Process CPU seconds (Node), or null where the runtime cannot tell (browsers). */
+function cpuSeconds(): number | null {
+  if (typeof process === 'undefined' || typeof process.cpuUsage !== 'function') return null;
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
 
 async function timeIt(e: Engine, fn: () => void, reps: number): Promise<number> {
   fn();
@@ -123,6 +134,57 @@ export const flowSuite: Suite = {
     const peakS = e.rt.pool.stats.highWaterBytes;
     const anchorS = gpu && S === 128 ? { pytorch_h200_fp32_ms: H200_PYTORCH_FLOW.sample_forward_ms_fp32 } : {};
     yield result('flow.sample_forward', fwdMs, 'ms', { ...ctx, batch: 1, seconds_per_sample_100_steps: round((fwdMs * 100) / 1000), peak_bytes: peakS, peak: fmtBytes(peakS), ...anchorS });
+    // Batched sampling: the Euler sampler with CFG (w = 3, cond + uncond as one network batch) advancing 1 mask,
+    // and n masks together (network batch 2n); seconds per sample for 100 steps, wall clock and process CPU. The two
+    // are timed in alternation over a few rounds and the best round of each is kept, so that a shared machine's
+    // changing load does not favour either.
+    const nb = gpu && S >= 128 ? 2 : 4;
+    const k = o.quick ? 1 : 2;
+    const rounds = o.quick ? 1 : 3;
+    const runs = [1, nb].map((b) => {
+      const sb = [b, 1, S, S, S];
+      const mh = new Float32Array(b * S ** 3);
+      for (let i = 0; i < mh.length; i++) mh[i] = (i * 2654435761) % 7 < 2 ? 1 : 0;
+      const mb = e.keep(e.tensor(mh, sb));
+      const xb = e.keep(normal(e, sb, 0, 1, 8));
+      const ys = Array.from({ length: b }, (_, i) => (i * 5) % 24);
+      const run = (steps: number) =>
+        e.scopeAsync(async () => {
+          await eulerSample(net, mb, ys, xb, { steps, guidance: 3 });
+          await e.sync();
+        });
+      return { b, mb, xb, run, wall: Infinity, cpu: Infinity, peak: 0 };
+    });
+    for (const r of runs) await r.run(1);
+    for (let round = 0; round < rounds; round++) {
+      for (const r of runs) {
+        e.rt.pool.trim();
+        e.rt.pool.resetPeak();
+        const c0 = cpuSeconds();
+        const t0 = performance.now();
+        await r.run(k);
+        r.wall = Math.min(r.wall, ((performance.now() - t0) / 1000 / k) * (100 / r.b));
+        if (c0 !== null) r.cpu = Math.min(r.cpu, ((cpuSeconds()! - c0) / k) * (100 / r.b));
+        r.peak = Math.max(r.peak, e.rt.pool.stats.highWaterBytes);
+      }
+    }
+    for (const r of runs) {
+      yield result('flow.sample_batch', round(r.wall), 's/sample', {
+        ...ctx,
+        ...hostLoad(),
+        batch: r.b,
+        network_batch: 2 * r.b,
+        guidance: 3,
+        euler_steps_timed: k,
+        rounds,
+        ...(gpu || !Number.isFinite(r.cpu) ? {} : { cpu_s_per_sample_100_steps: round(r.cpu), cpu_speedup_vs_batch_1: round(runs[0].cpu / r.cpu, 3) }),
+        speedup_vs_batch_1: round(runs[0].wall / r.wall, 3),
+        peak_bytes: r.peak,
+        peak: fmtBytes(r.peak),
+      });
+      r.mb.dispose();
+      r.xb.dispose();
+    }
     for (const t of [x1, mask, xs, ms]) t.dispose();
     net.dispose();
   },
