@@ -142,7 +142,7 @@ export const transpose = (t: Tensor, perm?: readonly number[]): Tensor => cp.tra
 /** Uniform numbers in [lo, hi), a pure function of (seed, offset + element index) on every adapter. */
 export const uniform = (engine: Engine, shape: Shape, lo = 0, hi = 1, seed = 0, offset = 0, dtype: DType = 'f32'): Tensor =>
   rnd.uniform(engine, shape, lo, hi, seed, offset, dtype);
-/** Normal numbers with `mean` and `std` (Box–Muller on Philox words). */
+/** Normal numbers with `mean` and `std`, bit-identical on every adapter (integer inverse CDF of Philox words). */
 export const normal = (engine: Engine, shape: Shape, mean = 0, std = 1, seed = 0, offset = 0, dtype: DType = 'f32'): Tensor =>
   rnd.normal(engine, shape, mean, std, seed, offset, dtype);
 /** Raw Philox4x32-10 words as u32. */
