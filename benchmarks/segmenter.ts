@@ -279,9 +279,11 @@ async function* run(e: Engine, opts: SuiteOptions): AsyncGenerator<BenchResult> 
           opt.step();
           opt.zeroGrad();
         });
-      // The first step allocates AdamW's moments: its high-water mark is the steady state's.
-      const mem = await memoryOf(e, step);
+      // Timed first: the warm-up step allocates AdamW's moments, so the memory measured next is a steady-state
+      // step's (moments held throughout, as in every step of a real run; measured on the first step the peak in use
+      // would miss them, since they are created after backward has freed the activations).
       const t = await gpuTime(e, step, { warmup: 1, samples: set.samples, callsPerSample: 1 });
+      const mem = await memoryOf(e, step);
       const gflops = (TB * flops.trainFlops) / (t.medianMs * 1e6);
       const loss = e.scope(() => noGrad(() => diceBceLoss(net.forward(xt), target)));
       const lv = await loss.item();
