@@ -18,6 +18,9 @@
 //                    deep layers with few positions and many channels)
 //   mma16            shaders/conv3d_mma.wgsl: f16 subgroup-matrix (tensor-core) tiles, f32 accumulation; only
 //                    where the adapter has subgroup matrices and the caller opted in (setConvTensorCores)
+//   cl4x4 … cl8x8    shaders/conv3d.wgsl with channel lanes (CL): a workgroup shares one position tile and its
+//                    invocations take consecutive output-channel blocks, so x loads and loop bounds are uniform
+//                    and the z / y taps that only see zero padding are skipped (deep levels, 4³–8³)
 //   …k2 / …k4        any of the above with K (input channels) split into 2 / 4 chunks over more workgroups: f32
 //                    partial sums, then conv3d_reduce.wgsl adds them in a fixed order (plus bias) and stores
 //                    (deep levels: few output voxels, huge K)
@@ -161,6 +164,11 @@ export interface DirectConfig {
   ks?: number;
   /** Split K (input channels) into this many chunks: partial sums + a deterministic reduce pass. Default 1. */
   split?: number;
+  /**
+   * reg only: channel lanes — a workgroup shares one position tile, its invocations take consecutive output-channel
+   * blocks; the padding-only z / y taps are skipped with uniform bounds (deep levels).
+   */
+  cl?: boolean;
 }
 
 export interface WgradConfig {
@@ -191,6 +199,11 @@ export const DIRECT_VARIANTS: Candidate<DirectConfig>[] = [
   { name: 'sgw8x8k2', config: { kind: 'reg', tm: 8, tn: 8, sgw: true, split: 2 } },
   { name: 'tiled64k4', config: { kind: 'tiled', tm: 4, tn: 4, split: 4 } },
   { name: 'sgk8k4', config: { kind: 'sgk', tm: 8, tn: 4, ks: 8, split: 4 } },
+  { name: 'cl8x4', config: { kind: 'reg', tm: 8, tn: 4, cl: true } },
+  { name: 'cl4x4', config: { kind: 'reg', tm: 4, tn: 4, cl: true } },
+  { name: 'cl8x8', config: { kind: 'reg', tm: 8, tn: 8, cl: true } },
+  { name: 'cl8x4k2', config: { kind: 'reg', tm: 8, tn: 4, cl: true, split: 2 } },
+  { name: 'cl4x4k4', config: { kind: 'reg', tm: 4, tn: 4, cl: true, split: 4 } },
 ];
 
 let tensorCores = false;
@@ -238,8 +251,8 @@ export function directVariants(e: Engine): Candidate<DirectConfig>[] {
  */
 export function directCandidates(e: Engine, positions?: number, inC?: number): Candidate<DirectConfig>[] {
   const cpu = isCpuAdapter(e.gpu);
-  const splitOk = positions !== undefined && inC !== undefined && positions <= 4096 && inC >= 64;
-  return directVariants(e).filter((v) => !(cpu && v.config.kind === 'tiled') && ((v.config.split ?? 1) === 1 || splitOk));
+  const deep = positions !== undefined && inC !== undefined && positions <= 4096 && inC >= 64;
+  return directVariants(e).filter((v) => !(cpu && v.config.kind === 'tiled') && (((v.config.split ?? 1) === 1 && !v.config.cl) || deep));
 }
 
 export const WGRAD_VARIANTS: Candidate<WgradConfig>[] = [
@@ -375,10 +388,14 @@ function direct(
   const gwb = Math.ceil(axx.G / tn);
   const nPos = az.G * ay.G * axx.G;
   const ntVol = az.nt * ay.nt * axx.nt;
-  const gz = target.chunks * N * nCob;
+  const cl = cfg.kind === 'reg' && cfg.cl === true;
+  // Channel lanes: one workgroup per position tile, `clWg` output-channel blocks per workgroup.
+  const clWg = Math.min(64, Math.max(8, Math.ceil(nCob / 8) * 8));
+  const zCob = cl ? Math.ceil(nCob / clWg) : nCob;
+  const gz = target.chunks * N * zCob;
   if (gz > MAX_GROUPS) throw new VesselError(`conv3d: ${target.chunks} K chunks × batch ${N} × ${nCob} channel blocks exceeds ${MAX_GROUPS} workgroups`);
   const u = params()
-    .u32(inC).u32(outC).u32(nCob * (tm / 4)).u32(nCob)
+    .u32(inC).u32(outC).u32(nCob * (tm / 4)).u32(zCob)
     .u32(I[0]).u32(I[1]).u32(I[2])
     .u32(O[0]).u32(O[1]).u32(O[2])
     .u32(az.G).u32(ay.G).u32(axx.G).u32(gwb)
@@ -423,13 +440,14 @@ function direct(
   const cells = az.G * ay.G * gwb;
   // Workgroup size (a multiple of 8, and of ks for sgk) that leaves the fewest invocations computing clamped
   // copies past the last tile: small grids (deep levels) get small workgroups.
-  const wg = leastWasteWorkgroup(cells * (cfg.kind === 'sgk' ? cfg.ks ?? 8 : 1), cfg.kind === 'sgk' ? Math.max(8, cfg.ks ?? 8) : 8);
-  const sgw = cfg.kind === 'reg' && cfg.sgw === true && tm === 8;
+  const wg = cl ? clWg : leastWasteWorkgroup(cells * (cfg.kind === 'sgk' ? cfg.ks ?? 8 : 1), cfg.kind === 'sgk' ? Math.max(8, cfg.ks ?? 8) : 8);
+  const sgw = cfg.kind === 'reg' && cfg.sgw === true && tm === 8 && !cl;
   const defines: Record<string, number | boolean | string> = {
     ...common,
     WG: wg,
     SGW: sgw,
     SUBGROUPS: sgw,
+    CL: cl,
     TM4: tm / 4,
     TN: tn,
     SX: axx.S,
@@ -442,13 +460,14 @@ function direct(
     defines.KS = ks;
     defines.SGW = false;
     defines.SUBGROUPS = true;
+    defines.CL = false;
     const kern = rt.kernel('conv3d_sgk', commonSource + sgkSource, defines);
     const [gx, gy] = grid1D(cells, wg / ks);
     rt.dispatch(kern, bufs, u, [gx, gy, gz]);
     return;
   }
   const kern = rt.kernel('conv3d', commonSource + convSource, defines);
-  const [gx, gy] = grid1D(cells, wg);
+  const [gx, gy] = grid1D(cells, cl ? 1 : wg);
   rt.dispatch(kern, bufs, u, [gx, gy, gz]);
 }
 

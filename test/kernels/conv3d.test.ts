@@ -184,6 +184,25 @@ describe('conv3d kernels against the float64 reference', () => {
     for (const t of [xt, wt, bt, dyt]) t.dispose();
   }, 900_000);
 
+  it('channel-lane variants with more output-channel blocks than one workgroup holds (several z groups)', async () => {
+    const e = await getEngine();
+    // 261 output channels: 66 blocks of 4 (cl4x4: 64 per workgroup, so 2 groups) and 33 blocks of 8.
+    const c: Case = { xs: [2, 3, 3, 4, 5], ws: [261, 3, 3, 3, 3], s: [1, 2, 1], p: [1, 1, 1], bias: true };
+    const x = randArray(size(c.xs), 71);
+    const w = randArray(size(c.ws), 72);
+    const b = randArray(c.ws[0], 73);
+    const ys = convOutShape(c.xs, c.ws, c.s, c.p);
+    const [xt, wt, bt] = [await upload(e, x, c.xs), await upload(e, w, c.ws), await upload(e, b, [c.ws[0]])];
+    const ref = refConv3d(x, c.xs, w, c.ws, b, c.s, c.p);
+    for (const v of directVariants(e).filter((d) => d.config.cl)) {
+      poisonPool(e, ys);
+      const y = conv3dForwardWith(xt, wt, bt, { stride: c.s, padding: c.p }, v.config);
+      expect(relErr(await read(y), ref), v.name).toBeLessThan(1e-5);
+      y.dispose();
+    }
+    for (const t of [xt, wt, bt]) t.dispose();
+  }, 300_000);
+
   it('offers the f16 tensor-core variant only where the adapter has subgroup matrices, and only on request', async () => {
     const e = await getEngine();
     const names = () => directVariants(e).map((v) => v.name);

@@ -164,7 +164,7 @@ describe('conv3d in mixed precision (f16 activations, f32 parameters and sums)',
       dw.dispose();
     }
     [xt, wt, bt, dyt].forEach((t) => t.dispose());
-  }, 300_000);
+  }, 900_000);
 
   it.skipIf(!e.gpu.hasF16)('with the same variant, every f16 output is the f32 output rounded once to f16', async () => {
     const c: Case = { xs: [1, 4, 6, 5, 7], ws: [6, 4, 3, 3, 3], s: [1, 1, 1], p: [1, 1, 1], bias: true };
@@ -199,7 +199,7 @@ describe('conv3d in mixed precision (f16 activations, f32 parameters and sums)',
     const t = await tuneConvTranspose3d(e, [1, 4, 3, 3, 3], [4, 3, 2, 2, 2], { stride: 2 }, 'f16');
     expect(typeof t.fwd).toBe('string');
     expect(tuneRecords().some((r) => r.kernel === 'convT3d.fwd' && r.shapeClass.endsWith(':f16'))).toBe(true);
-  }, 120_000);
+  }, 600_000);
 
   it.skipIf(!e.gpu.hasF16)('rejects wrong dtype combinations with one clear line', () => {
     const x16 = e.zeros([1, 3, 4, 4, 4], 'f16');
