@@ -188,7 +188,7 @@ export function registerFlow(program: Command): void {
 
   const sample = flow
     .command('sample')
-    .description('Euler sampling: one image per mask, written as <out>/<i>/img.npy (float16, [0, 1]) + mask.npy (bool) and a PNG contact sheet')
+    .description('Euler sampling: one image per mask, written as <out>/<i>/img.npy (float16, [0, 1]) + mask.npy (bool), a PNG contact sheet and samples.json (class, guidance weight, draws per sample)')
     .requiredOption('--weights <file>', 'flow checkpoint: ours (.safetensors) or upstream PyTorch (.pt, bare keys or under model.)')
     .requiredOption('--masks <dir>', 'mask folders <dir>/<i>/mask.npy (D_drand output or real labels)')
     .requiredOption('--out <dir>', 'output folder')
@@ -202,7 +202,7 @@ export function registerFlow(program: Command): void {
       'standard',
     )
     .option('--batch <n>', 'masks advanced together through the Euler loop (one network batch; 2n with guidance)', '1')
-    .option('--seed <n>', 'noise seed (sample i uses Philox normal at (seed, i))', '0')
+    .option('--seed <n>', 'seed of the noise (sample i uses Philox normal at (seed, i)) and of the --cfg rand / interpolate draws of each sample', '0')
     .option('--noise <file.npy>', 'initial noise: one volume of the mask shape, or [count, D, H, W]')
     .option('--state <which>', 'ema (default, when the checkpoint has it) or model', 'ema')
     .option('--json', 'print a JSON summary line');
