@@ -152,6 +152,7 @@ export function registerFlow(program: Command): void {
       };
       const width = int(o.width, '--width', 1);
       if (width % 32 !== 0) throw new VesselError(`--width ${width}: GroupNorm(32) needs a multiple of 32`);
+      if (width === 32) process.stderr.write('note: --width 32 gives GroupNorm(32) one channel per group in the first level, which cancels the time and class embedding there (upstream uses 64)\n');
       const net = freshFlowUNet(
         engine,
         {

@@ -70,13 +70,24 @@ describe('Euler sampling', () => {
   it('is x ← x + v/steps from the network’s velocities, CFG v = (1+w)·v_c − w·v_u, clamped and mapped to [0, 1]', async () => {
     const e = await getEngine();
     const net = freshFlowUNet(e, TINY, 4);
-    const wOut = net.out.stateDict().get('2.weight')!;
-    e.rt.write(wOut.buffer, 0, Float32Array.from(randArray(32 * 27, 10, -0.3, 0.3)));
+    // Give every zero-initialised layer (the output conv, each residual block's last conv) random weights, or the
+    // blocks are identities at initialisation and the class never reaches the output (v_cond = v_uncond would make
+    // the guidance check below vacuous).
+    let seed = 10;
+    for (const [, p] of net.namedParameters()) {
+      const v = (await p.read()) as Float32Array;
+      if (v.every((x) => x === 0)) e.rt.write(p.buffer, 0, Float32Array.from(randArray(v.length, seed++, -0.3, 0.3)));
+    }
     net.eval();
     const shape = [1, 1, S, S, S];
     const mask = e.tensor(Float32Array.from(randArray(n, 5, 0, 1), (v) => (v > 0.6 ? 1 : 0)), shape);
     const x0h = Float32Array.from(randArray(n, 6, -1.5, 1.5));
     const x0 = e.tensor(x0h, shape);
+    {
+      const vc = (await noGrad(() => net.forward(x0, mask, [0.5], [2])).read()) as Float32Array;
+      const vu = (await noGrad(() => net.forward(x0, mask, [0.5], [-1])).read()) as Float32Array;
+      expect(relErr(vc, vu), 'the class must change the velocity').toBeGreaterThan(1e-3);
+    }
     for (const w of [0, 2.5]) {
       const steps = 3;
       // reference: the same steps on the CPU from separately evaluated conditional/unconditional velocities

@@ -76,7 +76,7 @@ describe('vesselfm train --precision', () => {
         '--batch', '1', '--steps', '2', '--lr', '1e-4', '--precision', 'mixed', '--save', save, '--log', log, '--json'],
       { cwd: root, encoding: 'utf8', timeout: 300_000 },
     );
-    expect(r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning: ')).join('\n')).toBe('');
+    expect(r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning: ') && !l.startsWith('note: --width 32')).join('\n')).toBe('');
     expect(r.status).toBe(0);
     const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => [l.step, l.scale, l.skipped ?? false])).toEqual([
