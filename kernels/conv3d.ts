@@ -197,6 +197,7 @@ export const DIRECT_VARIANTS: Candidate<DirectConfig>[] = [
   { name: 'sgw8x4k2', config: { kind: 'reg', tm: 8, tn: 4, sgw: true, split: 2 } },
   { name: 'sgw8x4k4', config: { kind: 'reg', tm: 8, tn: 4, sgw: true, split: 4 } },
   { name: 'sgw8x8k2', config: { kind: 'reg', tm: 8, tn: 8, sgw: true, split: 2 } },
+  { name: 'sgw8x4k8', config: { kind: 'reg', tm: 8, tn: 4, sgw: true, split: 8 } },
   { name: 'tiled64k4', config: { kind: 'tiled', tm: 4, tn: 4, split: 4 } },
   { name: 'sgk8k4', config: { kind: 'sgk', tm: 8, tn: 4, ks: 8, split: 4 } },
   { name: 'cl8x4', config: { kind: 'reg', tm: 8, tn: 4, cl: true } },
@@ -271,7 +272,11 @@ export function wgradVariants(e: Engine): Candidate<WgradConfig>[] {
   return WGRAD_VARIANTS.filter((v) => !v.config.sgw || ok);
 }
 
-export function directDefault(e: Engine, outC: number, gw: number, positions: number): string {
+/**
+ * The untuned choice. `inC` (the GEMM's K channels), when given, lets deep levels (≤ 128 positions, ≥ 128
+ * channels) take split-K on CPU adapters: measured 1.6–1.9× over the unsplit variants at 4³ × 256 on lavapipe.
+ */
+export function directDefault(e: Engine, outC: number, gw: number, positions: number, inC = 0): string {
   const names = directVariants(e).map((v) => v.name);
   if (!isCpuAdapter(e.gpu)) {
     if (tensorCores && hasConvTensorCores(e) && positions >= 512) return 'mma16';
@@ -280,6 +285,7 @@ export function directDefault(e: Engine, outC: number, gw: number, positions: nu
     if (positions <= 4096 && sg) return sg.name;
     if (positions >= 4096 && outC >= 32) return 'tiled64';
   }
+  if (positions <= 128 && inC >= 128 && outC >= 8 && names.includes('sgw8x4k2')) return 'sgw8x4k2';
   const tm = outC >= 8 ? 8 : 4;
   const tn = gw >= 16 ? 8 : 4;
   if (tm === 8 && names.includes(`sgw8x${tn}`)) return `sgw8x${tn}`;
@@ -663,8 +669,8 @@ export function conv3dBackwardBias(dy: Tensor): Tensor {
 function directHeuristic(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad'): string {
   const outC = what === 'fwd' ? g.co : g.ci;
   const gw = what === 'fwd' ? g.out[2] : Math.ceil(g.in[2] / g.s[2]);
-  const pos = what === 'fwd' ? g.n * g.out[0] * g.out[1] * g.out[2] : g.n * g.in[0] * g.in[1] * g.in[2];
-  return directDefault(e, outC, gw, pos);
+  const [pos, inC] = directDims(g, what);
+  return directDefault(e, outC, gw, pos, inC);
 }
 
 /** Output positions and K channels of a forward / input-gradient GEMM (what the split-K candidates depend on). */
