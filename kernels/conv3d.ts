@@ -273,10 +273,11 @@ export function wgradVariants(e: Engine): Candidate<WgradConfig>[] {
 }
 
 /**
- * The untuned choice. `inC` (the GEMM's K channels), when given, lets deep levels (≤ 128 positions, ≥ 128
- * channels) take split-K on CPU adapters: measured 1.6–1.9× over the unsplit variants at 4³ × 256 on lavapipe.
+ * The untuned choice. No split-K here: on lavapipe split-K for the deep levels won 1.3–1.9× under heavy load but
+ * lost (0.6–0.9×) on a quieter machine (RESULTS.md, conv), so only the autotuner, timing on the machine as it is,
+ * picks split and channel-lane variants.
  */
-export function directDefault(e: Engine, outC: number, gw: number, positions: number, inC = 0): string {
+export function directDefault(e: Engine, outC: number, gw: number, positions: number): string {
   const names = directVariants(e).map((v) => v.name);
   if (!isCpuAdapter(e.gpu)) {
     if (tensorCores && hasConvTensorCores(e) && positions >= 512) return 'mma16';
@@ -285,7 +286,6 @@ export function directDefault(e: Engine, outC: number, gw: number, positions: nu
     if (positions <= 4096 && sg) return sg.name;
     if (positions >= 4096 && outC >= 32) return 'tiled64';
   }
-  if (positions <= 128 && inC >= 128 && outC >= 8 && names.includes('sgw8x4k2')) return 'sgw8x4k2';
   const tm = outC >= 8 ? 8 : 4;
   const tn = gw >= 16 ? 8 : 4;
   if (tm === 8 && names.includes(`sgw8x${tn}`)) return `sgw8x${tn}`;
@@ -669,8 +669,8 @@ export function conv3dBackwardBias(dy: Tensor): Tensor {
 function directHeuristic(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad'): string {
   const outC = what === 'fwd' ? g.co : g.ci;
   const gw = what === 'fwd' ? g.out[2] : Math.ceil(g.in[2] / g.s[2]);
-  const [pos, inC] = directDims(g, what);
-  return directDefault(e, outC, gw, pos, inC);
+  const [pos] = directDims(g, what);
+  return directDefault(e, outC, gw, pos);
 }
 
 /** Output positions and K channels of a forward / input-gradient GEMM (what the split-K candidates depend on). */

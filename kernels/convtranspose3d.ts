@@ -97,7 +97,7 @@ function heuristic(e: Engine, g: TGeometry, xShape: Shape, what: 'fwd' | 'dgrad'
   const sp = what === 'fwd' ? g.outShape.slice(2) : xShape.slice(2);
   const outC = what === 'fwd' ? g.outShape[1] : xShape[1];
   const gw = what === 'fwd' ? xShape[4] : sp[2];
-  return directDefault(e, outC, gw, xShape[0] * sp[0] * sp[1] * sp[2], dims(g, xShape, what)[1]);
+  return directDefault(e, outC, gw, xShape[0] * sp[0] * sp[1] * sp[2]);
 }
 
 function directPick(e: Engine, kernel: string, shapeClass: string, fallback: string) {
