@@ -43,6 +43,30 @@ describe('conv ops through autograd', () => {
     expect(relErr(await wt.grad!.read(), fixture('convtranspose3d_k2s2.dw').data)).toBeLessThan(1e-4);
   });
 
+  it('mixed precision through autograd: f16 activations and gradients, f32 weight / bias gradients', async () => {
+    const e = await getEngine();
+    if (!e.gpu.hasF16) return;
+    const name = 'conv3d_k3s2p1';
+    const x = fixture(`${name}.x`);
+    const w = fixture(`${name}.w`);
+    const dy = fixture(`${name}.dy`);
+    const xt = leaf(e, x.data, x.shape, 'f16');
+    const wt = leaf(e, w.data, w.shape);
+    const bt = leaf(e, Array.from({ length: w.shape[0] }, (_, i) => 0.1 * i - 0.2), [w.shape[0]]);
+    const opts = { stride: fixtureScalar(`${name}.stride`), padding: fixtureScalar(`${name}.pad`) };
+    const y = conv3d(xt, wt, bt, opts);
+    expect(y.dtype).toBe('f16');
+    backward(y, e.tensor(dy.data, dy.shape, 'f16'));
+    expect(xt.grad!.dtype).toBe('f16');
+    expect(wt.grad!.dtype).toBe('f32');
+    expect(bt.grad!.dtype).toBe('f32');
+    // Inputs rounded to f16 (the fixtures are f32 data), so the bound is f16's, not the f32 1e-4.
+    expect(relErr(await xt.grad!.read(), fixture(`${name}.dx`).data)).toBeLessThan(3e-3);
+    expect(relErr(await wt.grad!.read(), fixture(`${name}.dw`).data)).toBeLessThan(3e-3);
+    const ct = convTranspose3d(leaf(e, x.data, x.shape, 'f16'), leaf(e, Array.from({ length: x.shape[1] * 2 * 8 }, (_, i) => ((i % 5) - 2) / 4), [x.shape[1], 2, 2, 2, 2]), null, { stride: 2 });
+    expect(ct.dtype).toBe('f16');
+  });
+
   it('only computes the gradients that are needed', async () => {
     const e = await getEngine();
     const x = e.ones([1, 2, 4, 4, 4]);
