@@ -21,7 +21,8 @@
 //   cl4x4 … cl8x8    shaders/conv3d.wgsl with channel lanes (CL): a workgroup shares one position tile and its
 //                    invocations take consecutive output-channel blocks, so x loads and loop bounds are uniform
 //                    and the z / y taps that only see zero padding are skipped (deep levels, 4³–8³)
-//   …k2 / …k4        any of the above with K (input channels) split into 2 / 4 chunks over more workgroups: f32
+//   …k2 / k4 / k8    reg, sgw, tiled, sgk or cl with K (input channels) split into 2 / 4 / 8 chunks over more
+//                    workgroups (reg8x4k4, sgw8x4k2/k4/k8, sgw8x8k2, tiled64k4, sgk8k4, cl8x4k2, cl4x4k4): f32
 //                    partial sums, then conv3d_reduce.wgsl adds them in a fixed order (plus bias) and stores
 //                    (deep levels: few output voxels, huge K)
 // All four direct kernels share the prologue shaders/lib/conv3d_common.wgsl (prepended here).
@@ -30,7 +31,8 @@
 //   forward          x f16, w f32, bias f32   → y f16
 //   input gradient   dy f16, w f32            → dx f16
 //   weight gradient  dy f16, x f16            → dw f32;  bias gradient dy f16 → db f32
-// All-f32 calls run exactly as before. The autotuner keys its shape classes on the activation dtype.
+// All-f32 calls use the same kernels and defaults as before (the tuner may now also pick a split-K or channel-lane
+// variant for deep shapes). The autotuner keys its shape classes on the activation dtype.
 import convSource from '../shaders/conv3d.wgsl';
 import tiledSource from '../shaders/conv3d_tiled.wgsl';
 import sgkSource from '../shaders/conv3d_sgk.wgsl';
