@@ -25,6 +25,9 @@
 //                    workgroups (reg8x4k4, sgw8x4k2/k4/k8, sgw8x8k2, tiled64k4, sgk8k4, cl8x4k2, cl4x4k4): f32
 //                    partial sums, then conv3d_reduce.wgsl adds them in a fixed order (plus bias) and stores
 //                    (deep levels: few output voxels, huge K)
+//   im2col           kernels/conv3d_im2col.ts + shaders/conv3d_im2col.wgsl: explicit column matrix + the engine's
+//                    f32 matmul (forward, input gradient; weight gradient as wim2col), offered to the tuner only
+//                    where the column matrix is at most 16 MiB (deep levels: few positions, long K)
 // All four direct kernels share the prologue shaders/lib/conv3d_common.wgsl (prepended here).
 //
 // Mixed precision: activations may be f16 tensors, parameters are always f32, every sum is f32.
@@ -49,6 +52,7 @@ import { fmtShape, type Shape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import type { DType } from '../src/tensor/dtype.js';
 import { choose, sizeBucket, tune, type Candidate } from './autotune.js';
+import { im2colBackwardInput, im2colBackwardWeight, im2colForward, im2colOffered } from './conv3d_im2col.js';
 import { isCpuAdapter } from './matmul.js';
 import { grid1D, MAX_GROUPS } from './util.js';
 
@@ -159,8 +163,9 @@ export interface DirectConfig {
    * reg: register tile, no workgroup memory. tiled: 64×64 blocks staged in workgroup memory (real GPUs).
    * sgk: register tile with K split over `ks` subgroup lanes (deep layers: few positions, many channels).
    * mma: f16 subgroup-matrix (tensor-core) tiles with f32 accumulation; inputs rounded to f16.
+   * im2col: explicit column matrix + f32 matmul (kernels/conv3d_im2col.ts); tm / tn unused.
    */
-  kind: 'reg' | 'tiled' | 'sgk' | 'mma';
+  kind: 'reg' | 'tiled' | 'sgk' | 'mma' | 'im2col';
   tm: 4 | 8;
   tn: 4 | 8;
   ks?: number;
@@ -180,6 +185,8 @@ export interface WgradConfig {
   tn: 4 | 8;
   /** Multiplies the number of K chunks the heuristic picks (more parallel partials, more reduction work). */
   split: number;
+  /** Explicit column matrix + one f32 matmul over the batch (kernels/conv3d_im2col.ts); the other fields unused. */
+  im2col?: boolean;
 }
 
 /** Every forward / input-gradient variant; directVariants() says which this adapter can run. */
@@ -207,6 +214,7 @@ export const DIRECT_VARIANTS: Candidate<DirectConfig>[] = [
   { name: 'cl8x8', config: { kind: 'reg', tm: 8, tn: 8, cl: true } },
   { name: 'cl8x4k2', config: { kind: 'reg', tm: 8, tn: 4, cl: true, split: 2 } },
   { name: 'cl4x4k4', config: { kind: 'reg', tm: 4, tn: 4, cl: true, split: 4 } },
+  { name: 'im2col', config: { kind: 'im2col', tm: 4, tn: 4 } },
 ];
 
 let tensorCores = false;
@@ -250,12 +258,16 @@ export function directVariants(e: Engine): Candidate<DirectConfig>[] {
 /**
  * The variants the autotuner times: on CPU adapters the workgroup-memory kernel is skipped (barriers are slow);
  * split-K variants only for GEMMs with few output positions and a long K (`positions` and `inC` of the pass, when
- * given), where one workgroup per output tile leaves the adapter idle.
+ * given), where one workgroup per output tile leaves the adapter idle; im2col only when `im2col` says its column
+ * matrix is small enough (im2colOffered).
  */
-export function directCandidates(e: Engine, positions?: number, inC?: number): Candidate<DirectConfig>[] {
+export function directCandidates(e: Engine, positions?: number, inC?: number, im2col = false): Candidate<DirectConfig>[] {
   const cpu = isCpuAdapter(e.gpu);
   const deep = positions !== undefined && inC !== undefined && positions <= 4096 && inC >= 64;
-  return directVariants(e).filter((v) => !(cpu && v.config.kind === 'tiled') && (((v.config.split ?? 1) === 1 && !v.config.cl) || deep));
+  return directVariants(e).filter((v) => {
+    if (v.config.kind === 'im2col') return im2col;
+    return !(cpu && v.config.kind === 'tiled') && (((v.config.split ?? 1) === 1 && !v.config.cl) || deep);
+  });
 }
 
 export const WGRAD_VARIANTS: Candidate<WgradConfig>[] = [
@@ -266,6 +278,7 @@ export const WGRAD_VARIANTS: Candidate<WgradConfig>[] = [
   { name: 'w8x4s4', config: { tm: 8, tn: 4, split: 4 } },
   { name: 'wsg8x4', config: { tm: 8, tn: 4, split: 1, sgw: true } },
   { name: 'wsg8x8', config: { tm: 8, tn: 8, split: 1, sgw: true } },
+  { name: 'wim2col', config: { tm: 4, tn: 4, split: 1, im2col: true } },
 ];
 
 /** The weight-gradient variants this adapter can run (wsg needs subgroups of at least 8). */
@@ -521,6 +534,7 @@ export function conv3dForwardWith(x: Tensor, w: Tensor, bias: Tensor | null, opt
   const g = conv3dGeometry(x.shape, w.shape, opts, op);
   validateBias(bias, g.co, op);
   const e = x.engine;
+  if (cfg.kind === 'im2col') return im2colForward(x, w, bias, g);
   const packed = packWeight(w, 'fwd', cfg.kind === 'tiled' || cfg.kind === 'mma' ? 64 : cfg.tm);
   const y = e.empty([g.n, g.co, ...g.out], x.dtype);
   const t = directTarget(e, y, g.ci, cfg);
@@ -544,6 +558,7 @@ export function conv3dBackwardInputWith(dy: Tensor, w: Tensor, xShape: Shape, op
   }
   validateBias(outBias, g.ci, op);
   const e = dy.engine;
+  if (cfg.kind === 'im2col') return im2colBackwardInput(dy, w, xShape, g, outBias);
   const packed = packWeight(w, 'dgrad', cfg.kind === 'tiled' || cfg.kind === 'mma' ? 64 : cfg.tm);
   const dx = e.empty([...xShape], dy.dtype);
   const t = directTarget(e, dx, g.co, cfg);
@@ -585,6 +600,7 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
   if (!sameShape(dy.shape, ys)) {
     throw new VesselError(`${op}: dy ${fmtShape(dy.shape)} does not match the output shape ${fmtShape(ys)} of input ${fmtShape(x.shape)} and weight ${fmtShape(wShape)}`);
   }
+  if (cfg.im2col) return im2colBackwardWeight(dy, x, wShape, g);
   const e = x.engine;
   const rt = e.rt;
   const kvol = g.k[0] * g.k[1] * g.k[2];
@@ -716,14 +732,15 @@ export async function tuneConv3d(e: Engine, xShape: Shape, wShape: Shape, opts: 
   const x = e.full([...xShape], 0.5, dtype);
   const w = e.full([...wShape], 0.25);
   const dy = e.full([g.n, g.co, ...g.out], 0.5, dtype);
+  const col = im2colOffered(g);
   try {
-    const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd', dtype), directCandidates(e, ...directDims(g, 'fwd')), directHeuristic(e, g, 'fwd'), (c) => {
+    const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd', dtype), directCandidates(e, ...directDims(g, 'fwd'), col), directHeuristic(e, g, 'fwd'), (c) => {
       conv3dForwardWith(x, w, null, opts, c.config);
     });
-    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad', dtype), directCandidates(e, ...directDims(g, 'dgrad')), directHeuristic(e, g, 'dgrad'), (c) => {
+    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad', dtype), directCandidates(e, ...directDims(g, 'dgrad'), col), directHeuristic(e, g, 'dgrad'), (c) => {
       conv3dBackwardInputWith(dy, w, xShape, opts, c.config);
     });
-    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad', dtype), wgradVariants(e), wgradDefault(e, g.co), (c) => {
+    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad', dtype), wgradVariants(e).filter((v) => col || !v.config.im2col), wgradDefault(e, g.co), (c) => {
       conv3dBackwardWeightWith(dy, x, wShape, opts, c.config);
     });
     return { fwd: f.name, dgrad: d.name, wgrad: wg.name };
