@@ -27,7 +27,7 @@
 //                    (deep levels: few output voxels, huge K)
 //   im2col           kernels/conv3d_im2col.ts + shaders/conv3d_im2col.wgsl: explicit column matrix + the engine's
 //                    f32 matmul (forward, input gradient; weight gradient as wim2col), offered to the tuner only
-//                    where the column matrix is at most 16 MiB (deep levels: few positions, long K)
+//                    where the column matrix is at most 16 MiB and P ≤ 512 (deep levels: few positions, long K)
 // All four direct kernels share the prologue shaders/lib/conv3d_common.wgsl (prepended here).
 //
 // Mixed precision: activations may be f16 tensors, parameters are always f32, every sum is f32.

@@ -11,8 +11,11 @@
 //                    N > 1 or f16)
 //
 // The column matrix costs N·K·P·4 bytes of scratch, so the tuner is offered this path only where that is at most
-// IM2COL_MAX_BYTES (16 MiB): the deep levels fit (4³ × 320 channels: 2.2 MB per sample), the big top levels
-// (24³ × 32: 48 MB) keep their direct kernels. Forcing the variant works at any size that fits one storage binding.
+// IM2COL_MAX_BYTES (16 MiB) and a sample has at most IM2COL_MAX_POSITIONS (512) output positions: the deep levels
+// qualify (4³ × 320 channels: 2.2 MB per sample), the big top levels (24³ × 32: 48 MB) keep their direct kernels,
+// and so does 12³ × 64 (12 MB, but P = 1728: there the path ran at 0.24× / 0.74× / 0.34× of the best direct
+// forward / input-gradient / weight-gradient variant on lavapipe, benchmarks/RESULTS.md, conv). Forcing the variant
+// works at any size that fits one storage binding.
 //
 // Mixed precision: f16 activations are widened by the gather (x → f32 col) or cast once (dy → f32) before the f32
 // GEMM; f16 outputs (y, dx) are rounded once, at the final store; dW is f32. All sums are f32.
@@ -38,9 +41,15 @@ export function im2colBytes(g: ConvGeometry): number {
   return g.n * g.ci * g.k[0] * g.k[1] * g.k[2] * g.out[0] * g.out[1] * g.out[2] * 4;
 }
 
-/** True where the tuner should time the im2col path for this conv: a column matrix of at most IM2COL_MAX_BYTES. */
+/** The most output positions per sample for which the tuner offers the im2col path. */
+export const IM2COL_MAX_POSITIONS = 512;
+
+/**
+ * True where the tuner should time the im2col path for this conv: a column matrix of at most IM2COL_MAX_BYTES and
+ * at most IM2COL_MAX_POSITIONS output positions per sample (small P, long K).
+ */
 export function im2colOffered(g: ConvGeometry): boolean {
-  return im2colBytes(g) <= IM2COL_MAX_BYTES;
+  return im2colBytes(g) <= IM2COL_MAX_BYTES && g.out[0] * g.out[1] * g.out[2] <= IM2COL_MAX_POSITIONS;
 }
 
 function geometryParams(g: ConvGeometry, total: number, ch: number) {

@@ -13,7 +13,7 @@ import {
   directCandidates,
   tuneConv3d,
 } from '../../kernels/conv3d.js';
-import { IM2COL_MAX_BYTES, im2colBytes, im2colOffered } from '../../kernels/conv3d_im2col.js';
+import { IM2COL_MAX_BYTES, IM2COL_MAX_POSITIONS, im2colBytes, im2colOffered } from '../../kernels/conv3d_im2col.js';
 import { clearTuneCache, forceVariant, tuneRecords } from '../../kernels/autotune.js';
 import { roundF16 } from '../../src/tensor/f16.js';
 import type { DType } from '../../src/tensor/dtype.js';
@@ -114,14 +114,19 @@ describe('conv3d im2col + GEMM path', async () => {
     });
   }
 
-  it('is offered to the tuner only where the column matrix is at most 16 MiB, and the tuner times it', async () => {
-    // DynUNet at bench size 24: the 4³ × 320 level fits (2.2 MB), the 24³ × 32 top level does not (47.8 MB).
+  it('is offered to the tuner only for small column matrices with few positions, and the tuner times it', async () => {
+    // DynUNet at bench size 24: the 4³ × 320 level fits (2.2 MB), the 24³ × 32 top level does not (47.8 MB), and
+    // 12³ × 64 fits in memory (11.9 MB) but has 1728 positions per sample.
     const deep = conv3dGeometry([1, 320, 4, 4, 4], [320, 320, 3, 3, 3], { padding: 1 });
     const top = conv3dGeometry([1, 32, 24, 24, 24], [32, 32, 3, 3, 3], { padding: 1 });
+    const mid = conv3dGeometry([1, 64, 12, 12, 12], [64, 64, 3, 3, 3], { padding: 1 });
     expect(im2colBytes(deep)).toBe(320 * 27 * 64 * 4);
     expect(im2colOffered(deep)).toBe(true);
     expect(im2colBytes(top)).toBeGreaterThan(IM2COL_MAX_BYTES);
     expect(im2colOffered(top)).toBe(false);
+    expect(im2colBytes(mid)).toBeLessThanOrEqual(IM2COL_MAX_BYTES);
+    expect(12 ** 3).toBeGreaterThan(IM2COL_MAX_POSITIONS);
+    expect(im2colOffered(mid)).toBe(false);
     expect(directCandidates(e, 64, 320).map((v) => v.name)).not.toContain('im2col');
     expect(directCandidates(e, 64, 320, true).map((v) => v.name)).toContain('im2col');
 
