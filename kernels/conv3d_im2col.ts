@@ -81,9 +81,11 @@ function im2col(x: Tensor, g: ConvGeometry, transposed: boolean): Tensor {
   const kk = g.ci * g.k[0] * g.k[1] * g.k[2];
   const P = g.out[0] * g.out[1] * g.out[2];
   const col = transposed ? e.empty([g.n * P, kk]) : e.empty([g.n, kk, P]);
-  const total = col.size;
+  // One invocation per output row of a column-matrix row (loops over x), or per (sample, position, channel)
+  // when transposed (loops over the taps): the index arithmetic is paid once per row, not per element.
+  const total = transposed ? g.n * P * g.ci : g.n * kk * g.out[0] * g.out[1];
   const k = e.rt.kernel('conv3d_im2col', source, {
-    WG, IM2COL: true, COL2IM: false, COLT: transposed, HAS_BIAS: false, XT: x.dtype, OT: 'f32', ENABLE_F16: f16Enable(x.dtype),
+    WG, IM2COL: true, COL2IM: false, COLT: transposed, HAS_BIAS: false, XT: x.dtype, OT: 'f32', ENABLE_F16: f16Enable(x.dtype), SD: 1, SH: 1, SW: 1,
   });
   e.rt.dispatch(k, [x.binding(), col.binding()], geometryParams(g, total, g.ci), grid1D(total, WG));
   return col;
@@ -128,6 +130,7 @@ export function im2colBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, g: Con
   const dx = e.empty([...xShape], dy.dtype);
   const k = e.rt.kernel('conv3d_im2col', source, {
     WG, IM2COL: false, COL2IM: true, COLT: false, HAS_BIAS: outBias !== null, XT: 'f32', OT: dx.dtype, ENABLE_F16: f16Enable(dx.dtype),
+    SD: g.s[0], SH: g.s[1], SW: g.s[2],
   });
   const u = geometryParams(g, dx.size, g.ci);
   e.rt.dispatch(k, outBias ? [dcol.binding(), outBias.binding(), dx.binding()] : [dcol.binding(), dx.binding()], u, grid1D(dx.size, WG));
@@ -150,7 +153,7 @@ export function im2colBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, g: Co
   } else {
     dyP = e.empty([g.co, g.n * P]);
     const k = e.rt.kernel('conv3d_im2col', source, {
-      WG, IM2COL: false, COL2IM: false, COLT: false, HAS_BIAS: false, XT: dy.dtype, OT: 'f32', ENABLE_F16: f16Enable(dy.dtype),
+      WG, IM2COL: false, COL2IM: false, COLT: false, HAS_BIAS: false, XT: dy.dtype, OT: 'f32', ENABLE_F16: f16Enable(dy.dtype), SD: 1, SH: 1, SW: 1,
     });
     e.rt.dispatch(k, [dy.binding(), dyP.binding()], geometryParams(g, dy.size, g.co), grid1D(dy.size, WG));
   }

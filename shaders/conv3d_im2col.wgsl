@@ -1,6 +1,7 @@
 // The explicit im2col + GEMM path of conv3d (kernels/conv3d_im2col.ts): gather kernels around the engine's f32
 // matmul, for deep layers with few output positions and a long K, where one GEMM over a small column matrix runs
-// faster than the implicit-GEMM kernels. One invocation per element written; no atomics, no workgroup memory.
+// faster than the implicit-GEMM kernels. IM2COL: one invocation per row of x positions (COLT: per channel's taps);
+// COL2IM and PERMUTE: one per element written. No atomics, no workgroup memory.
 //
 // Modes (exactly one define is true):
 //   IM2COL   col[n][r][q] = x[n, c, qd*s_d - p_d + kd, qh*s_h - p_h + kh, qw*s_w - p_w + kw], or 0 where the
@@ -11,7 +12,8 @@
 //            likewise for y, x) of dcol[n][c*kvol + tap][q]; + bias[c] with HAS_BIAS. Each dx element sums its own
 //            taps, so the gather needs no atomics.
 //   PERMUTE  out[c][n*P + q] = x[n][c][q] (dy as Cout × (N·P) for the weight gradient), widened to f32.
-// XT: storage type of the activation read (f32 or f16); OT: type of the COL2IM output. Sums are f32, and an f16
+// XT: storage type of the activation read (f32 or f16); OT: type of the COL2IM output; SD, SH, SW: the strides as
+// constants for COL2IM (its divisibility tests then compile to masks or nothing). Sums are f32, and an f16
 // output is rounded once, at the store.
 ${ENABLE_F16}
 struct Params {
@@ -48,32 +50,59 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 #if ${IM2COL}
   let kk = p.ch * kvol;
 #if ${COLT}
-  let r = j % kk;
-  let nq = j / kk;
+  // One invocation per (n, q, c): the kvol consecutive entries of row n*P + q that belong to channel c.
+  let c = j % p.ch;
+  let nq = j / p.ch;
   let q = nq % npos;
   let n = nq / npos;
+  let qw = q % p.o_w;
+  let qh = (q / p.o_w) % p.o_h;
+  let qd = q / (p.o_w * p.o_h);
+  let xc = (n * p.ch + c) * p.i_d;
+  var o = nq * kk + c * kvol;
+  for (var kd = 0u; kd < p.k_d; kd++) {
+    let iz = i32(qd * p.s_d + kd) - p.p_d;
+    for (var kh = 0u; kh < p.k_h; kh++) {
+      let iy = i32(qh * p.s_h + kh) - p.p_h;
+      let zy = iz >= 0 && iz < i32(p.i_d) && iy >= 0 && iy < i32(p.i_h);
+      for (var kw = 0u; kw < p.k_w; kw++) {
+        let ix = i32(qw * p.s_w + kw) - p.p_w;
+        var v = 0.0;
+        if (zy && ix >= 0 && ix < i32(p.i_w)) {
+          v = f32(x[((xc + u32(iz)) * p.i_h + u32(iy)) * p.i_w + u32(ix)]);
+        }
+        col[o] = v;
+        o++;
+      }
+    }
+  }
 #else
-  let q = j % npos;
-  let nr = j / npos;
+  // One invocation per (n, r, qd, qh): the o_w consecutive entries of one output row of col row n*K + r.
+  let qh = j % p.o_h;
+  let t1 = j / p.o_h;
+  let qd = t1 % p.o_d;
+  let nr = t1 / p.o_d;
   let r = nr % kk;
   let n = nr / kk;
-#endif
   let c = r / kvol;
   let tap = r % kvol;
   let kw = tap % p.k_w;
   let kh = (tap / p.k_w) % p.k_h;
   let kd = tap / (p.k_w * p.k_h);
-  let qw = q % p.o_w;
-  let qh = (q / p.o_w) % p.o_h;
-  let qd = q / (p.o_w * p.o_h);
   let iz = i32(qd * p.s_d + kd) - p.p_d;
   let iy = i32(qh * p.s_h + kh) - p.p_h;
-  let ix = i32(qw * p.s_w + kw) - p.p_w;
-  var v = 0.0;
-  if (iz >= 0 && iz < i32(p.i_d) && iy >= 0 && iy < i32(p.i_h) && ix >= 0 && ix < i32(p.i_w)) {
-    v = f32(x[(((n * p.ch + c) * p.i_d + u32(iz)) * p.i_h + u32(iy)) * p.i_w + u32(ix)]);
+  let zy = iz >= 0 && iz < i32(p.i_d) && iy >= 0 && iy < i32(p.i_h);
+  let xrow = select(0u, (((n * p.ch + c) * p.i_d + u32(iz)) * p.i_h + u32(iy)) * p.i_w, zy);
+  let o = nr * npos + (qd * p.o_h + qh) * p.o_w;
+  for (var qw = 0u; qw < p.o_w; qw++) {
+    let ix = i32(qw * p.s_w + kw) - p.p_w;
+    var v = 0.0;
+    if (zy && ix >= 0 && ix < i32(p.i_w)) {
+      v = f32(x[xrow + u32(ix)]);
+    }
+    col[o + qw] = v;
   }
-  col[j] = v;
+#endif
 #elif ${COL2IM}
   let xw = j % p.i_w;
   let xh = (j / p.i_w) % p.i_h;
@@ -85,16 +114,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var s = 0.0;
   for (var kd = 0u; kd < p.k_d; kd++) {
     let tz = i32(xd) + p.p_d - i32(kd);
-    if (tz < 0 || u32(tz) % p.s_d != 0u || u32(tz) / p.s_d >= p.o_d) { continue; }
-    let qd = u32(tz) / p.s_d;
+    if (tz < 0 || u32(tz) % ${SD}u != 0u || u32(tz) / ${SD}u >= p.o_d) { continue; }
+    let qd = u32(tz) / ${SD}u;
     for (var kh = 0u; kh < p.k_h; kh++) {
       let ty = i32(xh) + p.p_h - i32(kh);
-      if (ty < 0 || u32(ty) % p.s_h != 0u || u32(ty) / p.s_h >= p.o_h) { continue; }
-      let qh = u32(ty) / p.s_h;
+      if (ty < 0 || u32(ty) % ${SH}u != 0u || u32(ty) / ${SH}u >= p.o_h) { continue; }
+      let qh = u32(ty) / ${SH}u;
       for (var kw = 0u; kw < p.k_w; kw++) {
         let tx = i32(xw) + p.p_w - i32(kw);
-        if (tx < 0 || u32(tx) % p.s_w != 0u || u32(tx) / p.s_w >= p.o_w) { continue; }
-        let qw = u32(tx) / p.s_w;
+        if (tx < 0 || u32(tx) % ${SW}u != 0u || u32(tx) / ${SW}u >= p.o_w) { continue; }
+        let qw = u32(tx) / ${SW}u;
         let tap = (kd * p.k_h + kh) * p.k_w + kw;
         s += dcol[base + tap * npos + (qd * p.o_h + qh) * p.o_w + qw];
       }
