@@ -13,7 +13,7 @@
 // The column matrix costs N·K·P·4 bytes of scratch, so the tuner is offered this path only where that is at most
 // IM2COL_MAX_BYTES (16 MiB) and a sample has at most IM2COL_MAX_POSITIONS (512) output positions: the deep levels
 // qualify (4³ × 320 channels: 2.2 MB per sample), the big top levels (24³ × 32: 48 MB) keep their direct kernels,
-// and so does 12³ × 64 (12 MB, but P = 1728: there the path ran at 0.24× / 0.74× / 0.34× of the best direct
+// and so does 12³ × 64 (12 MB, but P = 1728: there the path ran at 0.56× / 0.79× / 0.35× of the best direct
 // forward / input-gradient / weight-gradient variant on lavapipe, benchmarks/RESULTS.md, conv). Forcing the variant
 // works at any size that fits one storage binding.
 //
