@@ -13,6 +13,7 @@ import regSource from '../shaders/matmul.wgsl';
 import tiledSource from '../shaders/matmul_tiled.wgsl';
 import naiveSource from '../shaders/matmul_naive.wgsl';
 import sgbSource from '../shaders/matmul_sgb.wgsl';
+import mmCommonSource from '../shaders/lib/matmul_common.wgsl';
 import type { Engine } from '../src/engine.js';
 import { VesselError } from '../src/gpu/errors.js';
 import type { GpuDevice } from '../src/gpu/device.js';
@@ -429,7 +430,8 @@ function record(
   }
   const vecC = N % 4 === 0 && sc.off % 4 === 0;
   if (v.kind === 'reg') {
-    kernel = rt.kernel('matmul', regSource, {
+    kernel = rt.kernel('matmul', mmCommonSource + regSource, {
+      SUBGROUPS: false,
       TM: v.tm,
       TN4: v.tn / 4,
       WG_X: v.wgx,
@@ -442,7 +444,8 @@ function record(
     });
     groups = [Math.ceil(N / (v.tn * v.wgx)), Math.ceil(rows / (v.tm * v.wgy)), nb];
   } else if (v.kind === 'sgb') {
-    kernel = rt.kernel('matmul_sgb', sgbSource, {
+    kernel = rt.kernel('matmul_sgb', mmCommonSource + sgbSource, {
+      SUBGROUPS: true,
       TM: v.tm,
       LANES: v.tn / 4,
       LANES8: v.tn === 32,

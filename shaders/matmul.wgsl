@@ -7,67 +7,10 @@
 // (bindings start at aligned byte offsets; the remainder is passed here). lda: A's row stride (K, or A's full M
 // when transposed, so a chunk of M rows can run on its own). Loads at ragged M/N edges may fall past a row or
 // past the binding (WebGPU keeps such reads inside the binding); they only feed outputs that are not stored.
-// a_max/b_max are kept in the block for the other matmul kernels, which share it.
-struct Params {
-  M: u32, N: u32, K: u32,
-  a_off: u32, b_off: u32, c_off: u32,
-  a_bs: u32, b_bs: u32, c_bs: u32,
-  a_max: u32, b_max: u32,
-  lda: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-#if ${VEC_A}
-@group(0) @binding(1) var<storage, read> A: array<vec4f>;
-#else
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-#endif
-#if ${VEC_B}
-@group(0) @binding(2) var<storage, read> B: array<vec4f>;
-#else
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-#endif
-#if ${VEC_C}
-@group(0) @binding(3) var<storage, read_write> C: array<vec4f>;
-#else
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-#endif
-
+// The uniform block, bindings and loaders are shaders/lib/matmul_common.wgsl (a_max/b_max serve the other kernels).
 const TM = ${TM}u;
 const TN4 = ${TN4}u;
 const TN = TN4 * 4u;
-
-// Four consecutive elements of A starting at element index i (a multiple of 4 on the vec4 path).
-fn ldA(i: u32) -> vec4f {
-#if ${VEC_A}
-  return A[i >> 2u];
-#else
-  return vec4f(A[i], A[i + 1u], A[i + 2u], A[i + 3u]);
-#endif
-}
-
-fn ldB(i: u32) -> vec4f {
-#if ${VEC_B}
-  return B[i >> 2u];
-#else
-  return vec4f(B[i], B[i + 1u], B[i + 2u], B[i + 3u]);
-#endif
-}
-
-fn ldA1(i: u32) -> f32 {
-#if ${VEC_A}
-  return A[i >> 2u][i & 3u];
-#else
-  return A[i];
-#endif
-}
-
-fn ldB1(i: u32) -> f32 {
-#if ${VEC_B}
-  return B[i >> 2u][i & 3u];
-#else
-  return B[i];
-#endif
-}
 
 @compute @workgroup_size(${WG_X}, ${WG_Y}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
@@ -94,7 +37,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
     var b: array<vec4f, TN4>;
 #if ${TRANS_A}
     for (var ig = 0u; ig < TM / 4u; ig++) {
-      let v = ldA(a0 + k * lda + row0 + 4u * ig);
+      let v = ldA4(a0 + k * lda + row0 + 4u * ig);
       a[4u * ig] = v.x;
       a[4u * ig + 1u] = v.y;
       a[4u * ig + 2u] = v.z;
@@ -109,7 +52,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
       b[j] = vec4f(ldB1(n), ldB1(n + K), ldB1(n + 2u * K), ldB1(n + 3u * K));
     }
 #else
-    for (var j = 0u; j < TN4; j++) { b[j] = ldB(b0 + k * N + col0 + 4u * j); }
+    for (var j = 0u; j < TN4; j++) { b[j] = ldB4(b0 + k * N + col0 + 4u * j); }
 #endif
     for (var i = 0u; i < TM; i++) {
       let av = vec4f(a[i]);

@@ -10,71 +10,14 @@
 // This holds for any subgroup layout (only lanes 0 .. LANES − 1 of each subgroup are read, and every lane of the
 // workgroup wants the same values).
 //   A: [M, K] row-major, or [K, M] when TRANS_A.   B: [K, N], or [N, K] when TRANS_B.   C: [M, N].
-// Batches run along z; a batch stride of 0 broadcasts one operand. Offsets, lda and the uniform block are those
-// of shaders/matmul.wgsl. Loads at ragged M/N edges may fall past a row or past the binding (WebGPU keeps such
+// Batches run along z; a batch stride of 0 broadcasts one operand. Offsets, lda, the uniform block, bindings and
+// loaders come from shaders/lib/matmul_common.wgsl. Loads at ragged M/N edges may fall past a row or past the binding (WebGPU keeps such
 // reads inside the binding); they only feed outputs that are not stored.
-enable subgroups;
-
-struct Params {
-  M: u32, N: u32, K: u32,
-  a_off: u32, b_off: u32, c_off: u32,
-  a_bs: u32, b_bs: u32, c_bs: u32,
-  a_max: u32, b_max: u32,
-  lda: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-#if ${VEC_A}
-@group(0) @binding(1) var<storage, read> A: array<vec4f>;
-#else
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-#endif
-#if ${VEC_B}
-@group(0) @binding(2) var<storage, read> B: array<vec4f>;
-#else
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-#endif
-#if ${VEC_C}
-@group(0) @binding(3) var<storage, read_write> C: array<vec4f>;
-#else
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-#endif
 
 const TM = ${TM}u;
 const LANES = ${LANES}u;
 const TN = LANES * 4u;
 const WG = ${WG}u;
-
-fn ldA4(i: u32) -> vec4f {
-#if ${VEC_A}
-  return A[i >> 2u];
-#else
-  return vec4f(A[i], A[i + 1u], A[i + 2u], A[i + 3u]);
-#endif
-}
-
-fn ldA1(i: u32) -> f32 {
-#if ${VEC_A}
-  return A[i >> 2u][i & 3u];
-#else
-  return A[i];
-#endif
-}
-
-fn ldB4(i: u32) -> vec4f {
-#if ${VEC_B}
-  return B[i >> 2u];
-#else
-  return vec4f(B[i], B[i + 1u], B[i + 2u], B[i + 3u]);
-#endif
-}
-
-fn ldB1(i: u32) -> f32 {
-#if ${VEC_B}
-  return B[i >> 2u][i & 3u];
-#else
-  return B[i];
-#endif
-}
 
 // A[row0 + i, k] for i < TM.
 fn load_a(a0: u32, row0: u32, k: u32) -> array<f32, TM> {
