@@ -1,6 +1,7 @@
 // Float64 CPU references for conv3d and convTranspose3d, forward and backward, written straight from the
 // definitions (no shared index tricks with the GPU kernels, so the two can disagree).
 import type { Engine } from '../../src/engine.js';
+import type { DType } from '../../src/tensor/dtype.js';
 import { poison } from '../helpers.js';
 
 export type T3 = [number, number, number];
@@ -45,7 +46,6 @@ function forEachTriple(xs: S5, ws: S5, s: T3, p: T3, f: (yi: number, xi: number,
           }
 }
 
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 export function refConv3d(x: ArrayLike<number>, xs: S5, w: ArrayLike<number>, ws: S5, b: ArrayLike<number> | null, s: T3, p: T3): Float64Array {
   const ys = convOutShape(xs, ws, s, p);
@@ -143,11 +143,25 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /**
  * Kernels allocate their outputs from the pool, so poison the pool instead: a few NaN-filled free buffers of the
- * output's size class are what the next allocations of that class receive.
+ * output's size class are what the next allocations of that class receive (f32 NaN, or the f16 NaN 0x7e00 in both
+ * halves of every word).
  */
-export function poisonPool(e: Engine, shape: readonly number[], count = 3): void {
-  const ts = Array.from({ length: count }, () => e.empty(shape));
-  for (const t of ts) poison(t);
+export function poisonPool(e: Engine, shape: readonly number[], dtype: DType = 'f32', count = 3): void {
+  const ts = Array.from({ length: count }, () => e.empty(shape, dtype));
+  for (const t of ts) {
+    if (dtype === 'f32') poison(t);
+    else e.rt.write(t.buffer, 0, new Uint32Array(t.storage.bytes / 4).fill(dtype === 'f16' ? 0x7e007e00 : 0x7fc00000));
+  }
   for (const t of ts) t.dispose();
 }
 
+/** One conv test case: input and weight shapes, stride, padding, and whether it has a bias. */
+export interface ConvCase {
+  xs: S5;
+  ws: S5;
+  s: T3;
+  p: T3;
+  bias?: boolean;
+}
+
+export const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);

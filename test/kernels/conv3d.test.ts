@@ -19,20 +19,13 @@ import {
 } from '../../kernels/conv3d.js';
 import { choose, forceVariant, tuneRecords } from '../../kernels/autotune.js';
 import { getEngine, randArray, relErr } from '../helpers.js';
-import { convOutShape, dot, poisonPool, refBiasGrad, refConv3d, refConv3dDw, refConv3dDx, type S5, type T3 } from './conv-ref.js';
+import { convOutShape, dot, poisonPool, refBiasGrad, refConv3d, refConv3dDw, refConv3dDx, size, type ConvCase, type S5, type T3 } from './conv-ref.js';
 import type { Engine } from '../../src/engine.js';
 import { readNpzFile } from '../../src/io/files.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-interface Case {
-  xs: S5;
-  ws: S5;
-  s: T3;
-  p: T3;
-  bias?: boolean;
-}
+type Case = ConvCase;
 
 // Odd, non-tile-multiple sizes; every kernel size 1–3 and stride 1–2 per axis, mixed; Cin = 1; Cout not a
 // multiple of 4; sizes where a strided forward drops trailing input rows.

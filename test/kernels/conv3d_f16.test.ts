@@ -27,8 +27,6 @@ import {
 } from '../../kernels/convtranspose3d.js';
 import { forceVariant, tuneRecords } from '../../kernels/autotune.js';
 import { roundF16 } from '../../src/tensor/f16.js';
-import type { DType } from '../../src/tensor/dtype.js';
-import type { Engine } from '../../src/engine.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { getEngine, randArray, relErr } from '../helpers.js';
 import {
@@ -43,29 +41,19 @@ import {
   refConvT3dDx,
   type S5,
   type T3,
+  poisonPool,
+  size,
+  type ConvCase,
 } from './conv-ref.js';
 
 const F16_TOL = 1e-3;
 const F32_TOL = 1e-5;
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const f16Values = (n: number, seed: number) => Float64Array.from(randArray(n, seed), roundF16);
 const f32Values = (n: number, seed: number) => Float64Array.from(randArray(n, seed), Math.fround);
 const read = async (t: Tensor) => (await t.read()) as Float32Array;
 
-/** NaN in both halves of every word (f16 NaN 0x7e00), so an unwritten f16 element reads back as NaN. */
-function poisonF16Pool(e: Engine, shape: readonly number[], dtype: DType, count = 3): void {
-  const ts = Array.from({ length: count }, () => e.empty(shape, dtype));
-  for (const t of ts) e.rt.write(t.buffer, 0, new Uint32Array(t.storage.bytes / 4).fill(dtype === 'f16' ? 0x7e007e00 : 0x7fc00000));
-  for (const t of ts) t.dispose();
-}
 
-interface Case {
-  xs: S5;
-  ws: S5;
-  s: T3;
-  p: T3;
-  bias?: boolean;
-}
+type Case = ConvCase;
 
 // Odd sizes; kernels 1, 2, 3 and mixed; stride 1 and 2; Cout not a multiple of 4; bias on some.
 const CASES: Case[] = [
@@ -103,23 +91,23 @@ describe('conv3d in mixed precision (f16 activations, f32 parameters and sums)',
       const dyt = e.tensor(dy, ys, 'f16');
       const opts = { stride: c.s, padding: c.p };
 
-      poisonF16Pool(e, ys, 'f16');
+      poisonPool(e, ys, 'f16');
       const y = conv3dForward(xt, wt, bt, opts);
       expect(y.dtype).toBe('f16');
       expect(y.shape).toEqual(ys);
       expect(relErr(await read(y), refConv3d(x, c.xs, w, c.ws, b, c.s, c.p))).toBeLessThan(F16_TOL);
 
-      poisonF16Pool(e, c.xs, 'f16');
+      poisonPool(e, c.xs, 'f16');
       const dx = conv3dBackwardInput(dyt, wt, c.xs, opts);
       expect(dx.dtype).toBe('f16');
       expect(relErr(await read(dx), refConv3dDx(dy, w, c.ws, c.xs, c.s, c.p))).toBeLessThan(F16_TOL);
 
-      poisonF16Pool(e, c.ws, 'f32');
+      poisonPool(e, c.ws, 'f32');
       const dw = conv3dBackwardWeight(dyt, xt, c.ws, opts);
       expect(dw.dtype).toBe('f32');
       expect(relErr(await read(dw), refConv3dDw(dy, x, c.xs, c.ws, c.s, c.p))).toBeLessThan(F32_TOL);
 
-      poisonF16Pool(e, [c.ws[0]], 'f32');
+      poisonPool(e, [c.ws[0]], 'f32');
       const db = conv3dBackwardBias(dyt);
       expect(db.dtype).toBe('f32');
       expect(relErr(await read(db), refBiasGrad(dy, ys))).toBeLessThan(F32_TOL);
@@ -143,11 +131,11 @@ describe('conv3d in mixed precision (f16 activations, f32 parameters and sums)',
     const variants = directVariants(e);
     expect(variants.some((v) => (v.config.split ?? 1) > 1)).toBe(true);
     for (const v of variants) {
-      poisonF16Pool(e, ys, 'f16');
+      poisonPool(e, ys, 'f16');
       const y = conv3dForwardWith(xt, wt, bt, opts, v.config);
       expect(y.dtype).toBe('f16');
       expect(relErr(await read(y), refY), `forward ${v.name}`).toBeLessThan(F16_TOL);
-      poisonF16Pool(e, c.xs, 'f16');
+      poisonPool(e, c.xs, 'f16');
       const dx = conv3dBackwardInputWith(dyt, wt, c.xs, opts, v.config);
       expect(relErr(await read(dx), refDx), `input gradient ${v.name}`).toBeLessThan(F16_TOL);
       // The same call with bias on the input gradient (convTranspose3d's forward path).
@@ -158,7 +146,7 @@ describe('conv3d in mixed precision (f16 activations, f32 parameters and sums)',
       [y, dx, dxb].forEach((t) => t.dispose());
     }
     for (const v of wgradVariants(e)) {
-      poisonF16Pool(e, c.ws, 'f32');
+      poisonPool(e, c.ws, 'f32');
       const dw = conv3dBackwardWeightWith(dyt, xt, c.ws, opts, v.config);
       expect(relErr(await read(dw), refDw), `weight gradient ${v.name}`).toBeLessThan(F32_TOL);
       dw.dispose();
@@ -242,16 +230,16 @@ describe('convTranspose3d in mixed precision', async () => {
       const bt = b ? e.tensor(b, [c.ws[1]]) : null;
       const dyt = e.tensor(dy, ys, 'f16');
 
-      poisonF16Pool(e, ys, 'f16');
+      poisonPool(e, ys, 'f16');
       const y = convTranspose3dForward(xt, wt, bt, opts);
       expect(y.dtype).toBe('f16');
       expect(y.shape).toEqual(ys);
       expect(relErr(await read(y), refConvT3d(x, c.xs, w, c.ws, b, c.s, c.p, op))).toBeLessThan(F16_TOL);
-      poisonF16Pool(e, c.xs, 'f16');
+      poisonPool(e, c.xs, 'f16');
       const dx = convTranspose3dBackwardInput(dyt, wt, c.xs, opts);
       expect(dx.dtype).toBe('f16');
       expect(relErr(await read(dx), refConvT3dDx(dy, w, c.ws, c.xs, c.s, c.p, op))).toBeLessThan(F16_TOL);
-      poisonF16Pool(e, c.ws, 'f32');
+      poisonPool(e, c.ws, 'f32');
       const dw = convTranspose3dBackwardWeight(dyt, xt, c.ws, opts);
       expect(dw.dtype).toBe('f32');
       expect(relErr(await read(dw), refConvT3dDw(dy, x, c.xs, c.ws, c.s, c.p, op))).toBeLessThan(F32_TOL);

@@ -16,29 +16,14 @@ import {
 import { IM2COL_MAX_BYTES, IM2COL_MAX_POSITIONS, im2colBytes, im2colOffered } from '../../kernels/conv3d_im2col.js';
 import { clearTuneCache, forceVariant, tuneRecords } from '../../kernels/autotune.js';
 import { roundF16 } from '../../src/tensor/f16.js';
-import type { DType } from '../../src/tensor/dtype.js';
-import type { Engine } from '../../src/engine.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { getEngine, randArray, relErr } from '../helpers.js';
-import { convOutShape, refConv3d, refConv3dDw, refConv3dDx, type S5, type T3 } from './conv-ref.js';
+import { convOutShape, poisonPool, refConv3d, refConv3dDw, refConv3dDx, size, type ConvCase, type S5, type T3 } from './conv-ref.js';
 
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const read = async (t: Tensor) => (await t.read()) as Float32Array;
 
-/** NaN in every element (f32 NaN, or f16 NaN 0x7e00 in both halves of each word) of a few free pool buffers. */
-function poisonPool(e: Engine, shape: readonly number[], dtype: DType, count = 3): void {
-  const ts = Array.from({ length: count }, () => e.empty(shape, dtype));
-  for (const t of ts) e.rt.write(t.buffer, 0, new Uint32Array(t.storage.bytes / 4).fill(dtype === 'f16' ? 0x7e007e00 : 0x7fc00000));
-  for (const t of ts) t.dispose();
-}
 
-interface Case {
-  xs: S5;
-  ws: S5;
-  s: T3;
-  p: T3;
-  bias?: boolean;
-}
+type Case = ConvCase;
 
 const CASES: Case[] = [
   { xs: [2, 3, 7, 6, 9], ws: [5, 3, 3, 3, 3], s: [1, 1, 1], p: [1, 1, 1], bias: true },
