@@ -36,3 +36,17 @@ export async function runMain(program: Command): Promise<void> {
     process.exit(1);
   }
 }
+
+/** An integer option value ≥ min, or one line naming the option. */
+export function int(v: string, name: string, min = 0): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new VesselError(`${name} must be an integer ≥ ${min}, got "${v}"`);
+  return n;
+}
+
+/** A finite number option value, or one line naming the option. */
+export function num(v: string, name: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new VesselError(`${name} must be a number, got "${v}"`);
+  return n;
+}

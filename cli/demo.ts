@@ -17,7 +17,7 @@ import { makeVolume, readVolume, type Volume } from '../src/io/volume.js';
 import { Trainer, freshDynUNet } from '../src/train/trainer.js';
 import type { Image8 } from '../src/io/png.js';
 import { generateHost, type DrandRun } from './drand.js';
-import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions } from './common.js';
+import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions, int } from './common.js';
 
 interface DemoCliOptions extends DeviceOptions {
   out: string;
@@ -30,12 +30,6 @@ interface DemoCliOptions extends DeviceOptions {
   image: string;
   label: string;
   json?: boolean;
-}
-
-function int(v: string, name: string, min = 0): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new VesselError(`${name} must be an integer ≥ ${min}, got "${v}"`);
-  return n;
 }
 
 /** A progress display: a bar on a terminal, else a line every `every` items. */

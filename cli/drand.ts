@@ -16,7 +16,7 @@ import { drawSample, generateSample, parseShard, sampleRng, shardIndices, type S
 import { sampleIntensityAll } from '../src/data/drand/params.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import type { Image8 } from '../src/io/png.js';
-import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions } from './common.js';
+import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions, int } from './common.js';
 
 interface DrandCliOptions extends DeviceOptions {
   count: string;
@@ -32,12 +32,6 @@ interface DrandCliOptions extends DeviceOptions {
   normStride: string;
   sheet: string;
   rotate: string;
-}
-
-function int(v: string, name: string, min = 0): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new VesselError(`${name} must be an integer ≥ ${min}, got "${v}"`);
-  return n;
 }
 
 /** Read a volume tensor back as float32 (u8 moulds widened). */

@@ -16,19 +16,7 @@ import { eulerSample, parseCfgVariants } from '../src/flow/sample.js';
 import { FLOW_TRAIN_DEFAULTS, FlowTrainer, freshFlowUNet, noiseSeedOf, type FlowStepResult, type FlowTrainOptions } from '../src/flow/train-node.js';
 import { loadFlowNet, type WeightState } from '../src/flow/weights-node.js';
 import { normal } from '../src/tensor/math.js';
-import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions } from './common.js';
-
-function int(v: string, name: string, min = 0): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new VesselError(`${name} must be an integer ≥ ${min}, got "${v}"`);
-  return n;
-}
-
-function num(v: string, name: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new VesselError(`${name} must be a number, got "${v}"`);
-  return n;
-}
+import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions, int, num } from './common.js';
 
 function list(v: string, name: string, min = 1): number[] {
   return v.split(',').map((s) => int(s, name, min));

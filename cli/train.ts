@@ -12,7 +12,7 @@ import { loadWeights } from '../src/io/checkpoint.js';
 import { VESSELFM_FILTERS, type DynUNet } from '../src/models/dynunet.js';
 import { runTraining } from '../src/train/run.js';
 import { dynunetFromWeights, freshDynUNet, Trainer, type TrainOptions } from '../src/train/trainer.js';
-import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions } from './common.js';
+import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions, int, num } from './common.js';
 
 interface TrainCliOptions extends DeviceOptions {
   images?: string[];
@@ -40,18 +40,6 @@ interface TrainCliOptions extends DeviceOptions {
   valEvery?: string;
   precision?: string;
   json?: boolean;
-}
-
-function int(v: string, name: string, min = 0): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new VesselError(`${name} must be an integer ≥ ${min}, got "${v}"`);
-  return n;
-}
-
-function num(v: string, name: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new VesselError(`${name} must be a number, got "${v}"`);
-  return n;
 }
 
 function patchOf(v: string): Vec3 {

@@ -23,7 +23,7 @@ import { EMA } from '../nn/optim/ema.js';
 import { Adam } from '../nn/optim/optimizer.js';
 import { LossScaler } from '../nn/optim/scaler.js';
 import { checkPrecision, type Precision } from '../ops/arith.js';
-import { loadCheckpoint, optimizerPathOf, writeFilesTogether, type CheckpointSidecar } from '../train/checkpoint.js';
+import { loadCheckpoint, optimizerPathOf, restoreOptimizerState, writeFilesTogether, type CheckpointSidecar } from '../train/checkpoint.js';
 import { normal } from '../tensor/math.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FlowBatcher, type FlowBatch } from './data-node.js';
@@ -137,20 +137,7 @@ export class FlowTrainer {
       if (!rec) throw new VesselError(`--resume ${path}: ${ep} lacks ${n}`);
       engine.rt.write(tr.ema.shadow[i].buffer, 0, rec.data as Float32Array);
     });
-    // Adam moments by parameter name → the optimizer's `<index>.<state>` keys
-    const index = new Map(names.map((n, i) => [n, i]));
-    const tensors = new Map<string, Tensor>();
-    for (const [key, rec] of ck.optimizerTensors) {
-      const m = /^(.+)\.(exp_avg|exp_avg_sq)$/.exec(key);
-      const i = m ? index.get(m[1]) : undefined;
-      if (!m || i === undefined) throw new VesselError(`--resume ${path}: optimizer tensor ${key} names no parameter of this network`);
-      tensors.set(`${i}.${m[2]}`, engine.tensor(rec.data as Float32Array, rec.shape));
-    }
-    tr.opt.loadStateDict({ step: side.step, tensors });
-    const ls = Number(side.loss_scale);
-    if (tr.scaler && Number.isFinite(ls) && ls > 0) tr.scaler.scale = ls;
-    await engine.sync();
-    for (const x of tensors.values()) x.dispose();
+    await restoreOptimizerState(engine, path, ck, names, tr.opt, tr.scaler);
     return tr;
   }
 

@@ -11,7 +11,7 @@
 // Both byte orders are read; writes are little-endian.
 import { VesselError } from '../gpu/errors.js';
 import { guarded } from './guard.js';
-import { PLAIN_CTORS, plainDtypeOf, plainView, type PlainDtype } from './typed.js';
+import { PLAIN_CTORS, plainDtypeOf, plainView, type PlainArray, type PlainDtype } from './typed.js';
 
 export type NpyDtype =
   | 'bool'
@@ -431,21 +431,14 @@ export function writeNpy(arr: NpyWriteInput | NpyArray): Uint8Array {
       break;
     }
     default: {
-      const Ctor = {
-        bool: Uint8Array,
-        uint8: Uint8Array,
-        int8: Int8Array,
-        int16: Int16Array,
-        uint16: Uint16Array,
-        int32: Int32Array,
-        uint32: Uint32Array,
-        float32: Float32Array,
-        float64: Float64Array,
-      }[dtype];
-      let typed: any;
-      const src = arr.data as any;
-      if (src instanceof Ctor) typed = src;
-      else typed = Ctor.from(src as ArrayLike<number>);
+      const Ctor = PLAIN_CTORS[dtype === 'bool' ? 'uint8' : (dtype as PlainDtype)];
+      const src = arr.data as ArrayLike<number>;
+      let typed: PlainArray;
+      if (src instanceof Ctor) typed = src as PlainArray;
+      else {
+        typed = new Ctor(src.length);
+        for (let i = 0; i < src.length; i++) typed[i] = src[i];
+      }
       if (dtype === 'bool') typed = Uint8Array.from(typed as Uint8Array, (v: number) => (v ? 1 : 0));
       const o = order(typed, (n) => new Ctor(n));
       body = new Uint8Array(o.buffer, o.byteOffset, o.byteLength);

@@ -17,6 +17,8 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { TensorRecord } from '../io/tensors.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../nn/optim/optimizer.js';
+import type { LossScaler } from '../nn/optim/scaler.js';
+import type { Engine } from '../engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export interface CheckpointSidecar {
@@ -145,4 +147,28 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     optimizerTensors = st.tensors;
   }
   return { weights: w.tensors, sidecar: side as CheckpointSidecar, optimizerTensors };
+}
+
+/**
+ * Put a checkpoint's optimizer state back: the moments stored by parameter name become the optimizer's
+ * `<index>.<state>` keys (index in `paramNames` order), the step comes from the sidecar, and a mixed-precision run
+ * gets its loss scale back. Throws one line for a moment that names no parameter of the network.
+ */
+export async function restoreOptimizerState(engine: Engine, path: string, ck: LoadedCheckpoint, paramNames: readonly string[], opt: Optimizer, scaler: LossScaler | null): Promise<void> {
+  const index = new Map(paramNames.map((n, i) => [n, i]));
+  const tensors = new Map<string, Tensor>();
+  try {
+    for (const [key, rec] of ck.optimizerTensors) {
+      const m = /^(.+)\.(exp_avg|exp_avg_sq)$/.exec(key);
+      const i = m ? index.get(m[1]) : undefined;
+      if (!m || i === undefined) throw new VesselError(`--resume ${path}: optimizer tensor ${key} names no parameter of this network`);
+      tensors.set(`${i}.${m[2]}`, engine.tensor(rec.data as Float32Array, rec.shape));
+    }
+    opt.loadStateDict({ step: ck.sidecar.step, tensors });
+    const ls = Number(ck.sidecar.loss_scale);
+    if (scaler && Number.isFinite(ls) && ls > 0) scaler.scale = ls;
+    await engine.sync();
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
 }

@@ -24,7 +24,7 @@ import type { TensorRecord } from '../io/tensors.js';
 import type { Vec3 } from '../data/sources.js';
 import { CounterRng, MixSampler, PatchSampler, type Batch } from '../data/mix.js';
 import type { PairSource } from '../data/sources.js';
-import { loadCheckpoint, saveCheckpoint, type WriteFile } from './checkpoint.js';
+import { loadCheckpoint, restoreOptimizerState, saveCheckpoint, type WriteFile } from './checkpoint.js';
 
 export interface TrainOptions {
   patch: Vec3;
@@ -116,20 +116,7 @@ export class Trainer {
     const t = ck.sidecar.train as unknown as TrainOptions;
     const options: TrainOptions = { ...t, ...overrides, seed: ck.sidecar.rng.seed };
     const tr = new Trainer(engine, net, sources, weights, options, ck.sidecar.rng.counter);
-    // AdamW state by parameter name → the optimizer's `<index>.<state>` keys.
-    const index = new Map(net.namedParameters().map(([n], i) => [n, i]));
-    const tensors = new Map<string, Tensor>();
-    for (const [key, rec] of ck.optimizerTensors) {
-      const m = /^(.+)\.(exp_avg|exp_avg_sq)$/.exec(key);
-      const i = m ? index.get(m[1]) : undefined;
-      if (!m || i === undefined) throw new VesselError(`--resume ${path}: optimizer tensor ${key} names no parameter of this network`);
-      tensors.set(`${i}.${m[2]}`, engine.tensor(rec.data as Float32Array, rec.shape));
-    }
-    tr.opt.loadStateDict({ step: ck.sidecar.step, tensors });
-    const ls = Number(ck.sidecar.loss_scale);
-    if (tr.scaler && Number.isFinite(ls) && ls > 0) tr.scaler.scale = ls;
-    await engine.sync();
-    for (const t2 of tensors.values()) t2.dispose();
+    await restoreOptimizerState(engine, path, ck, net.namedParameters().map(([n]) => n), tr.opt, tr.scaler);
     return tr;
   }
 
