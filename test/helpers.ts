@@ -1,4 +1,6 @@
 // Shared test helpers: one engine per test file, seeded random data, float64 comparisons.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { createEngine } from '../src/node.js';
 import type { Engine } from '../src/engine.js';
 
@@ -50,4 +52,18 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Fill a tensor's storage with NaN words so that unwritten outputs fail comparisons. */
 export function poison(t: import('../src/tensor/tensor.js').Tensor): void {
   t.engine.rt.write(t.buffer, 0, new Uint32Array(t.storage.bytes / 4).fill(0x7fc00000));
+}
+
+/**
+ * Run `vesselfm <args>` in a child process from the repository root. stderr comes back without Dawn's adapter-limit
+ * warnings (lines starting "Warning: "); everything else there is ours.
+ */
+export function vesselfmCli(args: string[], timeoutMs = 300_000): { code: number; out: string; err: string } {
+  const root = process.cwd();
+  const r = spawnSync(process.execPath, [join(root, 'bin/vesselfm.mjs'), ...args], { cwd: root, encoding: 'utf8', timeout: timeoutMs });
+  const err = r.stderr
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('Warning: '))
+    .join('\n');
+  return { code: r.status ?? -1, out: r.stdout, err };
 }

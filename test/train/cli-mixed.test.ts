@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/io/npy.js';
-import { getEngine } from '../helpers.js';
+import { getEngine, vesselfmCli } from '../helpers.js';
 
 const root = process.cwd();
 let dir = '';
@@ -15,14 +15,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function train(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/vesselfm.mjs'), 'train', ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-  const err = r.stderr
-    .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('Warning: '))
-    .join('\n');
-  return { code: r.status ?? -1, out: r.stdout, err };
-}
+const train = (...args: string[]) => vesselfmCli(['train', ...args]);
 
 describe('vesselfm train --precision', () => {
   it('mixed: log lines carry the loss scale, the summary and checkpoint say mixed, --resume continues in mixed', async () => {

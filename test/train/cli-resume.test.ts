@@ -1,7 +1,7 @@
 // `vesselfm train` through the command line with sample folders: a weighted two-source mix with previews and
 // --resume, and a run killed with SIGKILL that resumes from its last checkpoint to exactly the weights of an
 // uninterrupted run.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/io/npy.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { toFloat32 } from '../../src/io/tensors.js';
+import { vesselfmCli } from '../helpers.js';
 
 const root = process.cwd();
 let dir = '';
@@ -17,15 +18,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function train(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/vesselfm.mjs'), 'train', ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-  // Dawn prints adapter-limit warnings on stderr; everything else there is ours.
-  const err = r.stderr
-    .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('Warning: '))
-    .join('\n');
-  return { code: r.status ?? -1, out: r.stdout, err };
-}
+const train = (...args: string[]) => vesselfmCli(['train', ...args]);
 
 describe('vesselfm train (CLI): sample folders, mix, resume', () => {
   it('trains on a weighted mix of sample folders, writes previews, and resumes through --resume', () => {

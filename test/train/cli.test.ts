@@ -1,7 +1,6 @@
 // `vesselfm train` end to end through the command line: one AdamW step from dynunet_small.pt on the fixture's
 // batch of two volumes must give PyTorch's parameters (dynunet_small.npz after_step.*), and the checkpoint files,
 // the JSONL log and the one-line errors must be what the brief promises.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import { readNpzFile } from '../../src/io/files.js';
 import { npyToFloat32, writeNpy } from '../../src/io/npy.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { toFloat32 } from '../../src/io/tensors.js';
-import { relErr } from '../helpers.js';
+import { relErr, vesselfmCli } from '../helpers.js';
 
 const root = process.cwd();
 const shared = join(root, '..', 'shared', 'fixtures', 'torch');
@@ -20,15 +19,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function train(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/vesselfm.mjs'), 'train', ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-  // Dawn prints adapter-limit warnings on stderr; everything else there is ours.
-  const err = r.stderr
-    .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('Warning: '))
-    .join('\n');
-  return { code: r.status ?? -1, out: r.stdout, err };
-}
+const train = (...args: string[]) => vesselfmCli(['train', ...args]);
 
 describe('vesselfm train (CLI)', () => {
   it('one step from dynunet_small.pt on the fixture batch gives PyTorch’s AdamW step (every parameter as close to the float64 reference as PyTorch float32 gets)', () => {
