@@ -162,13 +162,15 @@ export interface DirectConfig {
   /**
    * reg: register tile, no workgroup memory. tiled: 64×64 blocks staged in workgroup memory (real GPUs).
    * sgk: register tile with K split over `ks` subgroup lanes (deep layers: few positions, many channels).
-   * mma: f16 subgroup-matrix (tensor-core) tiles with f32 accumulation; inputs rounded to f16.
+   * mma: f16 subgroup-matrix (tensor-core) tiles of ms × ms × ms with f32 accumulation; inputs rounded to f16.
    * im2col: explicit column matrix + f32 matmul (kernels/conv3d_im2col.ts); tm / tn unused.
    */
   kind: 'reg' | 'tiled' | 'sgk' | 'mma' | 'im2col';
   tm: 4 | 8;
   tn: 4 | 8;
   ks?: number;
+  /** mma only: the subgroup-matrix size (16 on NVIDIA, 8 on Mesa lavapipe 26); the block is 4·ms × 2·ms. */
+  ms?: 8 | 16;
   /** Split K (input channels) into this many chunks: partial sums + a deterministic reduce pass. Default 1. */
   split?: number;
   /**
@@ -201,7 +203,8 @@ export const DIRECT_VARIANTS: Candidate<DirectConfig>[] = [
   { name: 'sgk4', config: { kind: 'sgk', tm: 8, tn: 4, ks: 4 } },
   { name: 'sgk8', config: { kind: 'sgk', tm: 8, tn: 4, ks: 8 } },
   { name: 'sgk16', config: { kind: 'sgk', tm: 8, tn: 4, ks: 16 } },
-  { name: 'mma16', config: { kind: 'mma', tm: 4, tn: 4 } },
+  { name: 'mma16', config: { kind: 'mma', tm: 4, tn: 4, ms: 16 } },
+  { name: 'mma8', config: { kind: 'mma', tm: 4, tn: 4, ms: 8 } },
   { name: 'reg8x4k4', config: { kind: 'reg', tm: 8, tn: 4, split: 4 } },
   { name: 'sgw8x4k2', config: { kind: 'reg', tm: 8, tn: 4, sgw: true, split: 2 } },
   { name: 'sgw8x4k4', config: { kind: 'reg', tm: 8, tn: 4, sgw: true, split: 4 } },
@@ -220,53 +223,66 @@ export const DIRECT_VARIANTS: Candidate<DirectConfig>[] = [
 let tensorCores = false;
 
 /**
- * Allow the f16 subgroup-matrix (tensor-core) variant for the forward and input gradient where the adapter has
- * it. Its inputs are rounded to f16 (f32 accumulation), so results differ from f32 by about 1e-3 relative:
- * meant for mixed-precision training and inference. Off by default.
+ * Allow the subgroup-matrix (tensor-core) variant for f32 activations too. It rounds its inputs to f16 (f32
+ * accumulation), so f32 results then differ from f32 arithmetic by about 1e-3 relative. Off by default; with f16
+ * activations (mixed precision) the variant is offered whenever the adapter has it, since only the f32 weights
+ * are rounded there, as autocast does.
  */
 export function setConvTensorCores(enabled: boolean): void {
   tensorCores = enabled;
 }
 
-/** True when this adapter can run conv3d_mma.wgsl: f16, subgroup matrices f16→f32 16×16×16, subgroups of 32. */
-export function hasConvTensorCores(e: Engine): boolean {
+/**
+ * The subgroup-matrix shape conv3d_mma.wgsl can use on this adapter, or null: shader-f16, a f16 → f32 config of
+ * ms × ms × ms (16 preferred, then 8), and one fixed subgroup size sg that is a multiple of ms and divides 2·ms
+ * (NVIDIA: 16 and 32; Mesa lavapipe 26: 8 and 8).
+ */
+export function convMmaShape(e: Engine): { ms: 8 | 16; sg: number } | null {
   const g = e.gpu;
-  return (
-    g.hasSubgroupMatrix &&
-    g.hasF16 &&
-    g.info.subgroupMinSize === 32 &&
-    g.info.subgroupMaxSize === 32 &&
-    g.info.subgroupMatrixConfigs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16)
-  );
+  const sg = g.info.subgroupMinSize ?? 0;
+  if (!g.hasSubgroupMatrix || !g.hasF16 || sg === 0 || g.info.subgroupMaxSize !== sg) return null;
+  for (const ms of [16, 8] as const) {
+    const has = g.info.subgroupMatrixConfigs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === ms && c.N === ms && c.K === ms);
+    if (has && sg % ms === 0 && (2 * ms) % sg === 0) return { ms, sg };
+  }
+  return null;
+}
+
+/** True when this adapter can run conv3d_mma.wgsl (convMmaShape). */
+export function hasConvTensorCores(e: Engine): boolean {
+  return convMmaShape(e) !== null;
 }
 
 /**
- * The variants this adapter can run: sgk needs subgroups at least ks wide; mma needs hasConvTensorCores() and
- * setConvTensorCores(true).
+ * The variants this adapter can run for activations of `dtype`: sgk needs subgroups at least ks wide; the mma
+ * variant matching convMmaShape(), for f16 activations or after setConvTensorCores(true).
  */
-export function directVariants(e: Engine): Candidate<DirectConfig>[] {
+export function directVariants(e: Engine, dtype: DType = 'f32'): Candidate<DirectConfig>[] {
   const g = e.gpu;
   const minSg = g.info.subgroupMinSize ?? 0;
+  const mma = convMmaShape(e);
   return DIRECT_VARIANTS.filter((v) => {
     if (v.config.kind === 'sgk') return g.hasSubgroups && minSg >= (v.config.ks ?? 0);
     if (v.config.sgw) return g.hasSubgroups && minSg >= 8;
-    if (v.config.kind === 'mma') return tensorCores && hasConvTensorCores(e);
+    if (v.config.kind === 'mma') return mma !== null && mma.ms === v.config.ms && (dtype === 'f16' || tensorCores);
     return true;
   });
 }
 
 /**
- * The variants the autotuner times: on CPU adapters the workgroup-memory kernel is skipped (barriers are slow);
+ * The variants the autotuner times for activations of `dtype`: on CPU adapters the workgroup-memory kernels
+ * (tiled, mma) are skipped (barriers are slow, and lavapipe emulates subgroup matrices lane by lane);
  * split-K variants only for GEMMs with few output positions and a long K (`positions` and `inC` of the pass, when
  * given), where one workgroup per output tile leaves the adapter idle; im2col only when `im2col` says its column
  * matrix is small enough (im2colOffered).
  */
-export function directCandidates(e: Engine, positions?: number, inC?: number, im2col = false): Candidate<DirectConfig>[] {
+export function directCandidates(e: Engine, positions?: number, inC?: number, im2col = false, dtype: DType = 'f32'): Candidate<DirectConfig>[] {
   const cpu = isCpuAdapter(e.gpu);
   const deep = positions !== undefined && inC !== undefined && positions <= 4096 && inC >= 64;
-  return directVariants(e).filter((v) => {
+  return directVariants(e, dtype).filter((v) => {
     if (v.config.kind === 'im2col') return im2col;
-    return !(cpu && v.config.kind === 'tiled') && (((v.config.split ?? 1) === 1 && !v.config.cl) || deep);
+    const staged = v.config.kind === 'tiled' || v.config.kind === 'mma';
+    return !(cpu && staged) && (((v.config.split ?? 1) === 1 && !v.config.cl) || deep);
   });
 }
 
@@ -292,10 +308,11 @@ export function wgradVariants(e: Engine): Candidate<WgradConfig>[] {
  * lost (0.6–0.9×) on a quieter machine (RESULTS.md, conv), so only the autotuner, timing on the machine as it is,
  * picks split and channel-lane variants.
  */
-export function directDefault(e: Engine, outC: number, gw: number, positions: number): string {
+export function directDefault(e: Engine, outC: number, gw: number, positions: number, dtype: DType = 'f32'): string {
   const names = directVariants(e).map((v) => v.name);
   if (!isCpuAdapter(e.gpu)) {
-    if (tensorCores && hasConvTensorCores(e) && positions >= 512) return 'mma16';
+    const mma = directVariants(e, dtype).find((v) => v.config.kind === 'mma');
+    if (mma && positions >= 512) return mma.name;
     // Few output positions (deep levels): split K over subgroup lanes to fill the GPU; else big tiles.
     const sg = directVariants(e).filter((v) => v.config.kind === 'sgk').pop();
     if (positions <= 4096 && sg) return sg.name;
@@ -324,6 +341,13 @@ function shapeClass(g: ConvGeometry, what: string, dtype: DType): string {
  * Pack a (A, B, taps) weight as [r][tap][c padded to a multiple of tm]. mode 'rc' = rows are W's second axis
  * (Conv3d forward: r = in, c = out); 'cr' = rows are W's first axis (input gradient: r = out, c = in).
  */
+/** Output-channel rows per block of a direct variant (the packed weight pads its channels to a multiple). */
+function blockRows(cfg: DirectConfig): number {
+  if (cfg.kind === 'tiled') return 64;
+  if (cfg.kind === 'mma') return 4 * (cfg.ms ?? 16);
+  return cfg.tm;
+}
+
 function packWeight(w: Tensor, mode: 'fwd' | 'dgrad', tm: number): Tensor {
   const e = w.engine;
   const [a, b] = w.shape;
@@ -403,7 +427,7 @@ function direct(
   const [az, ay, axx] = ax;
   if (az.G === 0 || ay.G === 0 || axx.G === 0) return;
   const tiled = cfg.kind === 'tiled' || cfg.kind === 'mma';
-  const tm = tiled ? 64 : cfg.tm;
+  const tm = blockRows(cfg);
   const tn = tiled ? 4 : cfg.tn;
   const nCob = Math.ceil(outC / tm);
   const gwb = Math.ceil(axx.G / tn);
@@ -446,8 +470,10 @@ function direct(
   };
   const bufs = kBias ? [src.binding(), packed.binding(), kBias.binding(), target.buf.binding()] : [src.binding(), packed.binding(), target.buf.binding()];
   if (mma) {
-    const kern = rt.kernel('conv3d_mma', commonSource + mmaSource, { ...common, SUBGROUPS: false });
-    const [gx, gy] = grid1D(nPos, 32);
+    const shape = convMmaShape(src.engine);
+    if (!shape || shape.ms !== cfg.ms) throw new VesselError(`conv3d: variant mma${cfg.ms} needs f16 → f32 subgroup matrices of ${cfg.ms}×${cfg.ms}×${cfg.ms}, which this adapter does not offer`);
+    const kern = rt.kernel('conv3d_mma', commonSource + mmaSource, { ...common, SUBGROUPS: false, MS: shape.ms, SG: shape.sg });
+    const [gx, gy] = grid1D(nPos, 2 * shape.ms);
     rt.dispatch(kern, bufs, u, [gx, gy, gz]);
     return;
   }
@@ -535,7 +561,7 @@ export function conv3dForwardWith(x: Tensor, w: Tensor, bias: Tensor | null, opt
   validateBias(bias, g.co, op);
   const e = x.engine;
   if (cfg.kind === 'im2col') return im2colForward(x, w, bias, g);
-  const packed = packWeight(w, 'fwd', cfg.kind === 'tiled' || cfg.kind === 'mma' ? 64 : cfg.tm);
+  const packed = packWeight(w, 'fwd', blockRows(cfg));
   const y = e.empty([g.n, g.co, ...g.out], x.dtype);
   const t = directTarget(e, y, g.ci, cfg);
   direct(x, packed, bias, y, t, g.ci, g.co, g.k, forwardPlan(g), cfg);
@@ -559,7 +585,7 @@ export function conv3dBackwardInputWith(dy: Tensor, w: Tensor, xShape: Shape, op
   validateBias(outBias, g.ci, op);
   const e = dy.engine;
   if (cfg.kind === 'im2col') return im2colBackwardInput(dy, w, xShape, g, outBias);
-  const packed = packWeight(w, 'dgrad', cfg.kind === 'tiled' || cfg.kind === 'mma' ? 64 : cfg.tm);
+  const packed = packWeight(w, 'dgrad', blockRows(cfg));
   const dx = e.empty([...xShape], dy.dtype);
   const t = directTarget(e, dx, g.co, cfg);
   for (let rz = 0; rz < g.s[0]; rz++)
@@ -684,11 +710,11 @@ export function conv3dBackwardBias(dy: Tensor): Tensor {
 // ------------------------------------------------------------------------------------------------------------
 // Public entry points: tuned variant if known, else the heuristic default.
 
-function directHeuristic(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad'): string {
+function directHeuristic(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad', dtype: DType = 'f32'): string {
   const outC = what === 'fwd' ? g.co : g.ci;
   const gw = what === 'fwd' ? g.out[2] : Math.ceil(g.in[2] / g.s[2]);
   const [pos] = directDims(g, what);
-  return directDefault(e, outC, gw, pos);
+  return directDefault(e, outC, gw, pos, dtype);
 }
 
 /** Output positions and K channels of a forward / input-gradient GEMM (what the split-K candidates depend on). */
@@ -697,7 +723,7 @@ function directDims(g: ConvGeometry, what: 'fwd' | 'dgrad'): [number, number] {
 }
 
 function pickDirect(e: Engine, g: ConvGeometry, what: 'fwd' | 'dgrad', dtype: DType): DirectConfig {
-  return choose(e, `conv3d.${what}`, shapeClass(g, what, dtype), directVariants(e), directHeuristic(e, g, what)).config;
+  return choose(e, `conv3d.${what}`, shapeClass(g, what, dtype), directVariants(e, dtype), directHeuristic(e, g, what, dtype)).config;
 }
 
 /**
@@ -734,10 +760,10 @@ export async function tuneConv3d(e: Engine, xShape: Shape, wShape: Shape, opts: 
   const dy = e.full([g.n, g.co, ...g.out], 0.5, dtype);
   const col = im2colOffered(g);
   try {
-    const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd', dtype), directCandidates(e, ...directDims(g, 'fwd'), col), directHeuristic(e, g, 'fwd'), (c) => {
+    const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd', dtype), directCandidates(e, ...directDims(g, 'fwd'), col, dtype), directHeuristic(e, g, 'fwd', dtype), (c) => {
       conv3dForwardWith(x, w, null, opts, c.config);
     });
-    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad', dtype), directCandidates(e, ...directDims(g, 'dgrad'), col), directHeuristic(e, g, 'dgrad'), (c) => {
+    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad', dtype), directCandidates(e, ...directDims(g, 'dgrad'), col, dtype), directHeuristic(e, g, 'dgrad', dtype), (c) => {
       conv3dBackwardInputWith(dy, w, xShape, opts, c.config);
     });
     const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad', dtype), wgradVariants(e).filter((v) => col || !v.config.im2col), wgradDefault(e, g.co), (c) => {

@@ -93,15 +93,15 @@ function dims(g: TGeometry, xShape: Shape, what: 'fwd' | 'dgrad'): [number, numb
 }
 
 /** Heuristic variant for the forward (a conv input gradient over x) and input gradient (a conv forward over dy). */
-function heuristic(e: Engine, g: TGeometry, xShape: Shape, what: 'fwd' | 'dgrad'): string {
+function heuristic(e: Engine, g: TGeometry, xShape: Shape, what: 'fwd' | 'dgrad', dtype: DType = 'f32'): string {
   const sp = what === 'fwd' ? g.outShape.slice(2) : xShape.slice(2);
   const outC = what === 'fwd' ? g.outShape[1] : xShape[1];
   const gw = what === 'fwd' ? xShape[4] : sp[2];
-  return directDefault(e, outC, gw, xShape[0] * sp[0] * sp[1] * sp[2]);
+  return directDefault(e, outC, gw, xShape[0] * sp[0] * sp[1] * sp[2], dtype);
 }
 
-function directPick(e: Engine, kernel: string, shapeClass: string, fallback: string) {
-  return choose(e, kernel, shapeClass, directVariants(e), fallback).config;
+function directPick(e: Engine, kernel: string, shapeClass: string, fallback: string, dtype: DType) {
+  return choose(e, kernel, shapeClass, directVariants(e, dtype), fallback).config;
 }
 
 /** y = convTranspose3d(x, w) + bias. x (N, Cin, D, H, W), w (Cin, Cout, kD, kH, kW), bias (Cout) or null. */
@@ -110,7 +110,7 @@ export function convTranspose3dForward(x: Tensor, w: Tensor, bias: Tensor | null
   checkAct(x, 'input', op);
   checkParam(w, 'weight', op);
   const g = geometry(x.shape, w.shape, opts, op);
-  const cfg = directPick(x.engine, 'convT3d.fwd', cls(g, 'fwd', x.shape, x.dtype), heuristic(x.engine, g, x.shape, 'fwd'));
+  const cfg = directPick(x.engine, 'convT3d.fwd', cls(g, 'fwd', x.shape, x.dtype), heuristic(x.engine, g, x.shape, 'fwd', x.dtype), x.dtype);
   // The adjoint conv's weight (out = Cin, in = Cout) is w itself; conv3dBackwardInput reads W as (out, in, …).
   return conv3dBackwardInputWith(x, w, g.outShape, { stride: g.s, padding: g.p }, cfg, bias, op);
 }
@@ -124,7 +124,7 @@ export function convTranspose3dBackwardInput(dy: Tensor, w: Tensor, xShape: Shap
   if (dy.shape.length !== 5 || dy.shape.some((v, i) => v !== g.outShape[i])) {
     throw new VesselError(`${op}: dy ${fmtShape(dy.shape)} does not match the output shape ${fmtShape(g.outShape)} of input ${fmtShape(xShape)} and weight ${fmtShape(w.shape)}`);
   }
-  const cfg = directPick(dy.engine, 'convT3d.dgrad', cls(g, 'dgrad', xShape, dy.dtype), heuristic(dy.engine, g, xShape, 'dgrad'));
+  const cfg = directPick(dy.engine, 'convT3d.dgrad', cls(g, 'dgrad', xShape, dy.dtype), heuristic(dy.engine, g, xShape, 'dgrad', dy.dtype), dy.dtype);
   return conv3dForwardWith(dy, w, null, { stride: g.s, padding: g.p }, cfg);
 }
 
@@ -165,10 +165,10 @@ export async function tuneConvTranspose3d(e: Engine, xShape: Shape, wShape: Shap
   const dy = e.full(g.outShape, 0.5, dtype);
   const co = { stride: g.s, padding: g.p };
   try {
-    const f = await tune(e, 'convT3d.fwd', cls(g, 'fwd', xShape, dtype), directCandidates(e, ...dims(g, xShape, 'fwd')), heuristic(e, g, xShape, 'fwd'), (c) => {
+    const f = await tune(e, 'convT3d.fwd', cls(g, 'fwd', xShape, dtype), directCandidates(e, ...dims(g, xShape, 'fwd'), false, dtype), heuristic(e, g, xShape, 'fwd', dtype), (c) => {
       conv3dBackwardInputWith(x, w, g.outShape, co, c.config, null);
     });
-    const d = await tune(e, 'convT3d.dgrad', cls(g, 'dgrad', xShape, dtype), directCandidates(e, ...dims(g, xShape, 'dgrad')), heuristic(e, g, xShape, 'dgrad'), (c) => {
+    const d = await tune(e, 'convT3d.dgrad', cls(g, 'dgrad', xShape, dtype), directCandidates(e, ...dims(g, xShape, 'dgrad'), false, dtype), heuristic(e, g, xShape, 'dgrad', dtype), (c) => {
       conv3dForwardWith(dy, w, null, co, c.config);
     });
     const wg = await tune(e, 'convT3d.wgrad', cls(g, 'wgrad', xShape, dtype), directWgradVariants(e), wgradDefault(e, wShape[0]), (c) => {

@@ -11,8 +11,6 @@ import {
   conv3dForwardWith,
   DIRECT_VARIANTS,
   directVariants,
-  hasConvTensorCores,
-  setConvTensorCores,
   WGRAD_VARIANTS,
   wgradVariants,
   tuneConv3d,
@@ -195,18 +193,6 @@ describe('conv3d kernels against the float64 reference', () => {
     }
     for (const t of [xt, wt, bt]) t.dispose();
   }, 300_000);
-
-  it('offers the f16 tensor-core variant only where the adapter has subgroup matrices, and only on request', async () => {
-    const e = await getEngine();
-    const names = () => directVariants(e).map((v) => v.name);
-    expect(names()).not.toContain('mma16');
-    setConvTensorCores(true);
-    try {
-      expect(names().includes('mma16')).toBe(hasConvTensorCores(e));
-    } finally {
-      setConvTensorCores(false);
-    }
-  });
 
   it('the autotuner times the variants, caches a winner and honours a forced variant', async () => {
     const e = await getEngine();
