@@ -41,15 +41,18 @@ export function im2colBytes(g: ConvGeometry): number {
   return g.n * g.ci * g.k[0] * g.k[1] * g.k[2] * g.out[0] * g.out[1] * g.out[2] * 4;
 }
 
-/** The most output positions per sample for which the tuner offers the im2col path. */
+/** The most output positions per sample for which the tuner offers the im2col forward and weight gradient. */
 export const IM2COL_MAX_POSITIONS = 512;
 
 /**
- * True where the tuner should time the im2col path for this conv: a column matrix of at most IM2COL_MAX_BYTES and
- * at most IM2COL_MAX_POSITIONS output positions per sample (small P, long K).
+ * True where the tuner should time the im2col path for this pass of this conv: a column matrix of at most
+ * IM2COL_MAX_BYTES, and for the forward and weight gradient at most IM2COL_MAX_POSITIONS output positions per
+ * sample (small P, long K). The input gradient is offered at any P within the byte limit: its strided case
+ * (down0.conv1, dy 12³ × 64 → dx 24³ × 32) is a K = 64 GEMM whose direct kernels reach a third of the matmul.
  */
-export function im2colOffered(g: ConvGeometry): boolean {
-  return im2colBytes(g) <= IM2COL_MAX_BYTES && g.out[0] * g.out[1] * g.out[2] <= IM2COL_MAX_POSITIONS;
+export function im2colOffered(g: ConvGeometry, pass: 'fwd' | 'dgrad' | 'wgrad' = 'fwd'): boolean {
+  if (im2colBytes(g) > IM2COL_MAX_BYTES) return false;
+  return pass === 'dgrad' || g.out[0] * g.out[1] * g.out[2] <= IM2COL_MAX_POSITIONS;
 }
 
 function geometryParams(g: ConvGeometry, total: number, ch: number) {
@@ -61,6 +64,19 @@ function geometryParams(g: ConvGeometry, total: number, ch: number) {
     .u32(g.s[0]).u32(g.s[1]).u32(g.s[2])
     .i32(g.p[0]).i32(g.p[1]).i32(g.p[2]);
 }
+
+/** The geometry as shader constants (GEOM: the forward gather and col2im compile their index arithmetic to multiplications). */
+function geometryDefines(g: ConvGeometry) {
+  return {
+    GEOM: true, CH: g.ci, ID: g.in[0], IH: g.in[1], IW: g.in[2], OD: g.out[0], OH: g.out[1], OW: g.out[2], KD: g.k[0], KH: g.k[1], KW: g.k[2],
+    SD: g.s[0], SH: g.s[1], SW: g.s[2], PD: g.p[0], PH: g.p[1], PW: g.p[2],
+  };
+}
+
+/** Placeholder constants for the modes that read the geometry from the uniform block (one pipeline for all shapes). */
+const NO_GEOMETRY = {
+  GEOM: false, CH: 1, ID: 1, IH: 1, IW: 1, OD: 1, OH: 1, OW: 1, KD: 1, KH: 1, KW: 1, SD: 1, SH: 1, SW: 1, PD: 0, PH: 0, PW: 0,
+};
 
 function f16Enable(...types: DType[]): string {
   return types.includes('f16') ? 'enable f16;' : '';
@@ -81,11 +97,12 @@ function im2col(x: Tensor, g: ConvGeometry, transposed: boolean): Tensor {
   const kk = g.ci * g.k[0] * g.k[1] * g.k[2];
   const P = g.out[0] * g.out[1] * g.out[2];
   const col = transposed ? e.empty([g.n * P, kk]) : e.empty([g.n, kk, P]);
-  // One invocation per output row of a column-matrix row (loops over x), or per (sample, position, channel)
-  // when transposed (loops over the taps): the index arithmetic is paid once per row, not per element.
-  const total = transposed ? g.n * P * g.ci : g.n * kk * g.out[0] * g.out[1];
+  // One invocation per (sample, channel, kd, kh, output row): it loads the x row those taps read once and writes the
+  // k_w column rows of its output row; transposed, one per (sample, position, channel), looping over the taps.
+  const total = transposed ? g.n * P * g.ci : g.n * g.ci * g.k[0] * g.k[1] * g.out[0] * g.out[1];
   const k = e.rt.kernel('conv3d_im2col', source, {
-    WG, IM2COL: true, COL2IM: false, COLT: transposed, HAS_BIAS: false, XT: x.dtype, OT: 'f32', ENABLE_F16: f16Enable(x.dtype), SD: 1, SH: 1, SW: 1,
+    WG, IM2COL: true, COL2IM: false, COLT: transposed, HAS_BIAS: false, XT: x.dtype, OT: 'f32', ENABLE_F16: f16Enable(x.dtype),
+    ...(transposed ? NO_GEOMETRY : geometryDefines(g)),
   });
   e.rt.dispatch(k, [x.binding(), col.binding()], geometryParams(g, total, g.ci), grid1D(total, WG));
   return col;
@@ -130,7 +147,7 @@ export function im2colBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, g: Con
   const dx = e.empty([...xShape], dy.dtype);
   const k = e.rt.kernel('conv3d_im2col', source, {
     WG, IM2COL: false, COL2IM: true, COLT: false, HAS_BIAS: outBias !== null, XT: 'f32', OT: dx.dtype, ENABLE_F16: f16Enable(dx.dtype),
-    SD: g.s[0], SH: g.s[1], SW: g.s[2],
+    ...geometryDefines(g),
   });
   const u = geometryParams(g, dx.size, g.ci);
   e.rt.dispatch(k, outBias ? [dcol.binding(), outBias.binding(), dx.binding()] : [dcol.binding(), dx.binding()], u, grid1D(dx.size, WG));
@@ -153,7 +170,7 @@ export function im2colBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, g: Co
   } else {
     dyP = e.empty([g.co, g.n * P]);
     const k = e.rt.kernel('conv3d_im2col', source, {
-      WG, IM2COL: false, COL2IM: false, COLT: false, HAS_BIAS: false, XT: dy.dtype, OT: 'f32', ENABLE_F16: f16Enable(dy.dtype), SD: 1, SH: 1, SW: 1,
+      WG, IM2COL: false, COL2IM: false, COLT: false, HAS_BIAS: false, XT: dy.dtype, OT: 'f32', ENABLE_F16: f16Enable(dy.dtype), ...NO_GEOMETRY,
     });
     e.rt.dispatch(k, [dy.binding(), dyP.binding()], geometryParams(g, dy.size, g.co), grid1D(dy.size, WG));
   }

@@ -1,7 +1,8 @@
 // The explicit im2col + GEMM path of conv3d (kernels/conv3d_im2col.ts): gather kernels around the engine's f32
 // matmul, for deep layers with few output positions and a long K, where one GEMM over a small column matrix runs
-// faster than the implicit-GEMM kernels. IM2COL: one invocation per row of x positions (COLT: per channel's taps);
-// COL2IM and PERMUTE: one per element written. No atomics, no workgroup memory.
+// faster than the implicit-GEMM kernels. IM2COL: one invocation per (channel, kd, kh, output row), which loads the
+// x row those taps read once and writes the k_w column rows of it (COLT: per channel's taps); COL2IM and PERMUTE:
+// one per element written. No atomics, no workgroup memory.
 //
 // Modes (exactly one define is true):
 //   IM2COL   col[n][r][q] = x[n, c, qd*s_d - p_d + kd, qh*s_h - p_h + kh, qw*s_w - p_w + kw], or 0 where the
@@ -10,10 +11,12 @@
 //            COLT stores the transpose over the whole batch instead: col[n*P + q][r] (the weight-gradient GEMM).
 //   COL2IM   dx[n, c, z, y, x] = sum over the taps (kd, kh, kw) with z + p_d - kd = s_d*qd, 0 <= qd < o_d (and
 //            likewise for y, x) of dcol[n][c*kvol + tap][q]; + bias[c] with HAS_BIAS. Each dx element sums its own
-//            taps, so the gather needs no atomics.
+//            taps (only kd = (z + p_d) mod s_d, + s_d, ... are visited), so the gather needs no atomics.
 //   PERMUTE  out[c][n*P + q] = x[n][c][q] (dy as Cout × (N·P) for the weight gradient), widened to f32.
-// XT: storage type of the activation read (f32 or f16); OT: type of the COL2IM output; SD, SH, SW: the strides as
-// constants for COL2IM (its divisibility tests then compile to masks or nothing). Sums are f32, and an f16
+// GEOM (IM2COL without COLT, and COL2IM): the whole geometry is compile-time (CH, ID … PW → the G_* constants), so
+// the index divisions and loop bounds compile to multiplications and constants (a per-element integer division is
+// the dominant cost of a gather on a CPU driver); the other modes read it from the uniform block.
+// XT: storage type of the activation read (f32 or f16); OT: type of the COL2IM output. Sums are f32, and an f16
 // output is rounded once, at the store.
 ${ENABLE_F16}
 struct Params {
@@ -39,6 +42,29 @@ struct Params {
 #else
 @group(0) @binding(1) var<storage, read> x: array<${XT}>;
 @group(0) @binding(2) var<storage, read_write> outp: array<f32>;
+#endif
+
+#if ${GEOM}
+// The geometry as constants (IM2COL without COLT, COL2IM).
+const G_CH = ${CH}u;
+const G_ID = ${ID}u;
+const G_IH = ${IH}u;
+const G_IW = ${IW}u;
+const G_OD = ${OD}u;
+const G_OH = ${OH}u;
+const G_OW = ${OW}u;
+const G_KD = ${KD}u;
+const G_KH = ${KH}u;
+const G_KW = ${KW}u;
+const G_SD = ${SD}u;
+const G_SH = ${SH}u;
+const G_SW = ${SW}u;
+const G_PD = ${PD}i;
+const G_PH = ${PH}i;
+const G_PW = ${PW}i;
+const G_KVOL = G_KD * G_KH * G_KW;
+const G_NPOS = G_OD * G_OH * G_OW;
+const G_ROW = (G_OW - 1u) * G_SW + G_KW;
 #endif
 
 @compute @workgroup_size(${WG})
@@ -77,55 +103,64 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     }
   }
 #else
-  // One invocation per (n, r, qd, qh): the o_w consecutive entries of one output row of col row n*K + r.
-  let qh = j % p.o_h;
-  let t1 = j / p.o_h;
-  let qd = t1 % p.o_d;
-  let nr = t1 / p.o_d;
-  let r = nr % kk;
-  let n = nr / kk;
-  let c = r / kvol;
-  let tap = r % kvol;
-  let kw = tap % p.k_w;
-  let kh = (tap / p.k_w) % p.k_h;
-  let kd = tap / (p.k_w * p.k_h);
-  let iz = i32(qd * p.s_d + kd) - p.p_d;
-  let iy = i32(qh * p.s_h + kh) - p.p_h;
-  let zy = iz >= 0 && iz < i32(p.i_d) && iy >= 0 && iy < i32(p.i_h);
-  let xrow = select(0u, (((n * p.ch + c) * p.i_d + u32(iz)) * p.i_h + u32(iy)) * p.i_w, zy);
-  let o = nr * npos + (qd * p.o_h + qh) * p.o_w;
-  for (var qw = 0u; qw < p.o_w; qw++) {
-    let ix = i32(qw * p.s_w + kw) - p.p_w;
+  // One invocation per (n, c, kd, kh, qd, qh): loads the ROW x values that output row (qd, qh) reads through the
+  // taps (kd, kh, 0 .. KW-1) once, then writes the KW column rows (c, kd, kh, kw) of that output row from them.
+  // The geometry is compile-time (G_* defines), so the index arithmetic compiles to multiplications.
+  let qh = j % G_OH;
+  let t1 = j / G_OH;
+  let qd = t1 % G_OD;
+  let t2 = t1 / G_OD;
+  let kh = t2 % G_KH;
+  let t3 = t2 / G_KH;
+  let kd = t3 % G_KD;
+  let nc = t3 / G_KD;
+  let iz = i32(qd * G_SD + kd) - G_PD;
+  let iy = i32(qh * G_SH + kh) - G_PH;
+  let zy = iz >= 0 && iz < i32(G_ID) && iy >= 0 && iy < i32(G_IH);
+  let xrow = select(0u, ((nc * G_ID + u32(iz)) * G_IH + u32(iy)) * G_IW, zy);
+  var row: array<f32, G_ROW>;
+  for (var i = 0u; i < G_ROW; i++) {
+    let ix = i32(i) - G_PW;
     var v = 0.0;
-    if (zy && ix >= 0 && ix < i32(p.i_w)) {
+    if (zy && ix >= 0 && ix < i32(G_IW)) {
       v = f32(x[xrow + u32(ix)]);
     }
-    col[o + qw] = v;
+    row[i] = v;
+  }
+  let o = (nc * G_KVOL + (kd * G_KH + kh) * G_KW) * G_NPOS + (qd * G_OH + qh) * G_OW;
+  for (var kw = 0u; kw < G_KW; kw++) {
+    for (var qw = 0u; qw < G_OW; qw++) {
+      col[o + kw * G_NPOS + qw] = row[qw * G_SW + kw];
+    }
   }
 #endif
 #elif ${COL2IM}
-  let xw = j % p.i_w;
-  let xh = (j / p.i_w) % p.i_h;
-  let xd = (j / (p.i_w * p.i_h)) % p.i_d;
-  let nc = j / (p.i_w * p.i_h * p.i_d);
-  let c = nc % p.ch;
-  let n = nc / p.ch;
-  let base = (n * p.ch + c) * kvol * npos;
+  // Only the taps k = (x + pad) mod stride, stride + that, ... can land on an output position; geometry is
+  // compile-time (G_* defines).
+  let xw = j % G_IW;
+  let xh = (j / G_IW) % G_IH;
+  let xd = (j / (G_IW * G_IH)) % G_ID;
+  let nc = j / (G_IW * G_IH * G_ID);
+  let c = nc % G_CH;
+  let base = nc * G_KVOL * G_NPOS;
   var s = 0.0;
-  for (var kd = 0u; kd < p.k_d; kd++) {
-    let tz = i32(xd) + p.p_d - i32(kd);
-    if (tz < 0 || u32(tz) % ${SD}u != 0u || u32(tz) / ${SD}u >= p.o_d) { continue; }
-    let qd = u32(tz) / ${SD}u;
-    for (var kh = 0u; kh < p.k_h; kh++) {
-      let ty = i32(xh) + p.p_h - i32(kh);
-      if (ty < 0 || u32(ty) % ${SH}u != 0u || u32(ty) / ${SH}u >= p.o_h) { continue; }
-      let qh = u32(ty) / ${SH}u;
-      for (var kw = 0u; kw < p.k_w; kw++) {
-        let tx = i32(xw) + p.p_w - i32(kw);
-        if (tx < 0 || u32(tx) % ${SW}u != 0u || u32(tx) / ${SW}u >= p.o_w) { continue; }
-        let qw = u32(tx) / ${SW}u;
-        let tap = (kd * p.k_h + kh) * p.k_w + kw;
-        s += dcol[base + tap * npos + (qd * p.o_h + qh) * p.o_w + qw];
+  for (var kd = (xd + u32(G_PD)) % G_SD; kd < G_KD; kd += G_SD) {
+    let tz = i32(xd) + G_PD - i32(kd);
+    if (tz < 0) { break; }
+    let qd = u32(tz) / G_SD;
+    if (qd >= G_OD) { continue; }
+    for (var kh = (xh + u32(G_PH)) % G_SH; kh < G_KH; kh += G_SH) {
+      let ty = i32(xh) + G_PH - i32(kh);
+      if (ty < 0) { break; }
+      let qh = u32(ty) / G_SH;
+      if (qh >= G_OH) { continue; }
+      for (var kw = (xw + u32(G_PW)) % G_SW; kw < G_KW; kw += G_SW) {
+        let tx = i32(xw) + G_PW - i32(kw);
+        if (tx < 0) { break; }
+        let qw = u32(tx) / G_SW;
+        if (qw >= G_OW) { continue; }
+        let tap = (kd * G_KH + kh) * G_KW + kw;
+        s += dcol[base + tap * G_NPOS + (qd * G_OH + qh) * G_OW + qw];
       }
     }
   }

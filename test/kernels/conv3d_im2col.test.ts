@@ -31,6 +31,8 @@ const CASES: Case[] = [
   { xs: [1, 5, 7, 8, 9], ws: [7, 5, 3, 2, 1], s: [1, 2, 2], p: [1, 0, 0] },
   { xs: [2, 3, 8, 7, 9], ws: [7, 3, 2, 2, 2], s: [2, 2, 2], p: [0, 0, 0] },
   { xs: [1, 9, 5, 5, 5], ws: [11, 9, 3, 3, 3], s: [1, 1, 1], p: [1, 1, 1], bias: true },
+  // Kernels wider than 3, padding 2 next to 0, mixed strides (the compile-time gather and col2im geometry).
+  { xs: [2, 2, 6, 9, 7], ws: [3, 2, 5, 3, 4], s: [1, 2, 2], p: [2, 1, 0], bias: true },
 ];
 
 const label = (c: Case) => `x${c.xs.join('x')} w${c.ws.join('x')} s${c.s.join('')} p${c.p.join('')}${c.bias ? ' +bias' : ''}`;
@@ -112,6 +114,12 @@ describe('conv3d im2col + GEMM path', async () => {
     expect(im2colBytes(mid)).toBeLessThanOrEqual(IM2COL_MAX_BYTES);
     expect(12 ** 3).toBeGreaterThan(IM2COL_MAX_POSITIONS);
     expect(im2colOffered(mid)).toBe(false);
+    expect(im2colOffered(mid, 'wgrad')).toBe(false);
+    // The input gradient is offered at any P within the byte limit (the strided 24³ → 12³ level's dgrad is a K = 64
+    // GEMM), never past it.
+    expect(im2colOffered(mid, 'dgrad')).toBe(true);
+    expect(im2colOffered(conv3dGeometry([1, 32, 24, 24, 24], [64, 32, 3, 3, 3], { padding: 1, stride: 2 }), 'dgrad')).toBe(true);
+    expect(im2colOffered(top, 'dgrad')).toBe(false);
     expect(directCandidates(e, 64, 320).map((v) => v.name)).not.toContain('im2col');
     expect(directCandidates(e, 64, 320, true).map((v) => v.name)).toContain('im2col');
 
