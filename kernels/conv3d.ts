@@ -40,6 +40,7 @@ import convSource from '../shaders/conv3d.wgsl';
 import tiledSource from '../shaders/conv3d_tiled.wgsl';
 import sgkSource from '../shaders/conv3d_sgk.wgsl';
 import mmaSource from '../shaders/conv3d_mma.wgsl';
+import wgradMmaSource from '../shaders/conv3d_wgrad_mma.wgsl';
 import packSource from '../shaders/conv3d_pack.wgsl';
 import wgradSource from '../shaders/conv3d_wgrad.wgsl';
 import reduceSource from '../shaders/conv3d_reduce.wgsl';
@@ -189,6 +190,8 @@ export interface WgradConfig {
   split: number;
   /** Explicit column matrix + one f32 matmul over the batch (kernels/conv3d_im2col.ts); the other fields unused. */
   im2col?: boolean;
+  /** Subgroup matrices of this size (shaders/conv3d_wgrad_mma.wgsl, see convMmaShape); the other fields unused. */
+  mma?: 8 | 16;
 }
 
 /** Every forward / input-gradient variant; directVariants() says which this adapter can run. */
@@ -295,12 +298,21 @@ export const WGRAD_VARIANTS: Candidate<WgradConfig>[] = [
   { name: 'wsg8x4', config: { tm: 8, tn: 4, split: 1, sgw: true } },
   { name: 'wsg8x8', config: { tm: 8, tn: 8, split: 1, sgw: true } },
   { name: 'wim2col', config: { tm: 4, tn: 4, split: 1, im2col: true } },
+  { name: 'wmma16', config: { tm: 4, tn: 4, split: 1, mma: 16 } },
+  { name: 'wmma8', config: { tm: 4, tn: 4, split: 1, mma: 8 } },
 ];
 
-/** The weight-gradient variants this adapter can run (wsg needs subgroups of at least 8). */
-export function wgradVariants(e: Engine): Candidate<WgradConfig>[] {
+/**
+ * The weight-gradient variants this adapter can run for activations of `dtype` (wsg needs subgroups of at least
+ * 8; wmma the adapter's subgroup-matrix shape, for f16 activations or after setConvTensorCores(true)).
+ */
+export function wgradVariants(e: Engine, dtype: DType = 'f32'): Candidate<WgradConfig>[] {
   const ok = e.gpu.hasSubgroups && (e.gpu.info.subgroupMinSize ?? 0) >= 8;
-  return WGRAD_VARIANTS.filter((v) => !v.config.sgw || ok);
+  const mma = convMmaShape(e);
+  return WGRAD_VARIANTS.filter((v) => {
+    if (v.config.mma) return mma !== null && mma.ms === v.config.mma && (dtype === 'f16' || tensorCores);
+    return !v.config.sgw || ok;
+  });
 }
 
 /**
@@ -324,7 +336,11 @@ export function directDefault(e: Engine, outC: number, gw: number, positions: nu
   return `reg${tm}x${tn}`;
 }
 
-export function wgradDefault(e: Engine, co: number): string {
+export function wgradDefault(e: Engine, co: number, dtype: DType = 'f32'): string {
+  if (!isCpuAdapter(e.gpu)) {
+    const mma = wgradVariants(e, dtype).find((v) => v.config.mma);
+    if (mma) return mma.name;
+  }
   if (co < 8) return 'w4x4';
   return wgradVariants(e).some((v) => v.name === 'wsg8x4') ? 'wsg8x4' : 'w8x4';
 }
@@ -627,6 +643,7 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
     throw new VesselError(`${op}: dy ${fmtShape(dy.shape)} does not match the output shape ${fmtShape(ys)} of input ${fmtShape(x.shape)} and weight ${fmtShape(wShape)}`);
   }
   if (cfg.im2col) return im2colBackwardWeight(dy, x, wShape, g);
+  if (cfg.mma) return mmaBackwardWeight(dy, x, wShape, g, cfg.mma, op);
   const e = x.engine;
   const rt = e.rt;
   const kvol = g.k[0] * g.k[1] * g.k[2];
@@ -660,6 +677,54 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
     .i32(g.p[0]).i32(g.p[1]).i32(g.p[2])
     .u32(g.k[0]).u32(g.k[1]).u32(kvol).u32(lanes).u32(sets);
   rt.dispatch(kern, [dy.binding(), x.binding(), part.binding()], u, [gx, groupsY, nob]);
+  if (chunks > 1) {
+    reduceChunks(part, dw, wElems, chunks);
+    part.dispose();
+  }
+  return dw;
+}
+
+/**
+ * The weight-gradient variants the autotuner times: wgradVariants() less the subgroup-matrix kernel on CPU
+ * adapters (lavapipe emulates the matrices lane by lane, with workgroup barriers).
+ */
+export function wgradCandidates(e: Engine, dtype: DType = 'f32'): Candidate<WgradConfig>[] {
+  const cpu = isCpuAdapter(e.gpu);
+  return wgradVariants(e, dtype).filter((v) => !(cpu && v.config.mma));
+}
+
+/** dW through shaders/conv3d_wgrad_mma.wgsl: K (batch × positions) split into chunks, partials reduced in order. */
+function mmaBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, g: ConvGeometry, ms: 8 | 16, op: string): Tensor {
+  const e = x.engine;
+  const shape = convMmaShape(e);
+  if (!shape || shape.ms !== ms) throw new VesselError(`${op}: variant wmma${ms} needs f16 → f32 subgroup matrices of ${ms}×${ms}×${ms}, which this adapter does not offer`);
+  const kvol = g.k[0] * g.k[1] * g.k[2];
+  const R = g.ci * kvol;
+  const wElems = g.co * R;
+  const K = g.n * g.out[0] * g.out[1] * g.out[2];
+  const gx = Math.ceil(R / (2 * ms));
+  const gy = Math.ceil(g.co / (4 * ms));
+  if (gx > MAX_GROUPS || gy > MAX_GROUPS) throw new VesselError(`${op}: weight ${fmtShape(wShape)} is too large for one dispatch`);
+  // About 1024 workgroups in all (a GPU's worth), at least 8 K steps per chunk, at most 64 MiB of partial sums.
+  const byWork = Math.ceil(1024 / (gx * gy));
+  const bySteps = Math.max(1, Math.floor(K / (8 * ms)));
+  const byMem = Math.max(1, Math.floor((64 * 1024 * 1024) / 4 / wElems));
+  let chunks = Math.max(1, Math.min(byWork, bySteps, byMem, MAX_GROUPS));
+  const perChunk = Math.ceil(K / chunks / ms) * ms;
+  chunks = Math.ceil(K / perChunk);
+  const dw = e.empty([...wShape]);
+  const part = chunks > 1 ? e.empty([chunks * wElems]) : dw;
+  const kern = e.rt.kernel('conv3d_wgrad_mma', wgradMmaSource, {
+    MS: ms, SG: shape.sg, T: x.dtype, ENABLE_F16: 'enable f16;',
+  });
+  const u = params()
+    .u32(g.co).u32(g.ci).u32(R).u32(K).u32(perChunk)
+    .u32(g.out[0]).u32(g.out[1]).u32(g.out[2])
+    .u32(g.in[0]).u32(g.in[1]).u32(g.in[2])
+    .u32(g.s[0]).u32(g.s[1]).u32(g.s[2])
+    .i32(g.p[0]).i32(g.p[1]).i32(g.p[2])
+    .u32(g.k[1]).u32(g.k[2]).u32(kvol);
+  e.rt.dispatch(kern, [dy.binding(), x.binding(), part.binding()], u, [gx, gy, chunks]);
   if (chunks > 1) {
     reduceChunks(part, dw, wElems, chunks);
     part.dispose();
@@ -744,7 +809,7 @@ export function conv3dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: 
 /** dw (f32) for y = conv3d(x, w): dy (N, Cout, …out) and x, both f32 or both f16, and w's shape. */
 export function conv3dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv3dOptions = {}): Tensor {
   const g = conv3dGeometry(x.shape, wShape, opts, 'conv3d backward (weight)');
-  const cfg = choose(x.engine, 'conv3d.wgrad', shapeClass(g, 'wgrad', x.dtype), wgradVariants(x.engine), wgradDefault(x.engine, g.co)).config;
+  const cfg = choose(x.engine, 'conv3d.wgrad', shapeClass(g, 'wgrad', x.dtype), wgradVariants(x.engine, x.dtype), wgradDefault(x.engine, g.co, x.dtype)).config;
   return conv3dBackwardWeightWith(dy, x, wShape, opts, cfg);
 }
 
@@ -763,10 +828,10 @@ export async function tuneConv3d(e: Engine, xShape: Shape, wShape: Shape, opts: 
     const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd', dtype), directCandidates(e, ...directDims(g, 'fwd'), col, dtype), directHeuristic(e, g, 'fwd', dtype), (c) => {
       conv3dForwardWith(x, w, null, opts, c.config);
     });
-    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad', dtype), directCandidates(e, ...directDims(g, 'dgrad'), col, dtype), directHeuristic(e, g, 'dgrad', dtype), (c) => {
+    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad', dtype), directCandidates(e, ...directDims(g, 'dgrad'), im2colOffered(g, 'dgrad'), dtype), directHeuristic(e, g, 'dgrad', dtype), (c) => {
       conv3dBackwardInputWith(dy, w, xShape, opts, c.config);
     });
-    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad', dtype), wgradVariants(e).filter((v) => col || !v.config.im2col), wgradDefault(e, g.co), (c) => {
+    const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad', dtype), wgradCandidates(e, dtype).filter((v) => col || !v.config.im2col), wgradDefault(e, g.co, dtype), (c) => {
       conv3dBackwardWeightWith(dy, x, wShape, opts, c.config);
     });
     return { fwd: f.name, dgrad: d.name, wgrad: wg.name };

@@ -26,6 +26,7 @@ import {
   directVariants,
   triple,
   wgradDefault,
+  wgradCandidates,
   wgradVariants,
   type ConvGeometry,
   type Triple,
@@ -132,8 +133,8 @@ export function convTranspose3dBackwardInput(dy: Tensor, w: Tensor, xShape: Shap
  * The weight-gradient variants without the explicit im2col path: that path's column-matrix size gate is written for
  * conv3d's geometry, and the decoder's kernel-2 stride-2 transposed convs have no long-K GEMM for it to help.
  */
-function directWgradVariants(e: Engine) {
-  return wgradVariants(e).filter((v) => !v.config.im2col);
+function directWgradVariants(e: Engine, dtype: DType, tuning = false) {
+  return (tuning ? wgradCandidates(e, dtype) : wgradVariants(e, dtype)).filter((v) => !v.config.im2col);
 }
 
 /** dw for y = convTranspose3d(x, w): dy (N, Cout, …out), x, and w's shape (Cin, Cout, k…). */
@@ -146,7 +147,7 @@ export function convTranspose3dBackwardWeight(dy: Tensor, x: Tensor, wShape: Sha
   if (dy.shape.length !== 5 || dy.shape.some((v, i) => v !== g.outShape[i])) {
     throw new VesselError(`${op}: dy ${fmtShape(dy.shape)} does not match the output shape ${fmtShape(g.outShape)} of input ${fmtShape(x.shape)} and weight ${fmtShape(wShape)}`);
   }
-  const cfg = choose(x.engine, 'convT3d.wgrad', cls(g, 'wgrad', x.shape, x.dtype), directWgradVariants(x.engine), wgradDefault(x.engine, wShape[0])).config;
+  const cfg = choose(x.engine, 'convT3d.wgrad', cls(g, 'wgrad', x.shape, x.dtype), directWgradVariants(x.engine, x.dtype), wgradDefault(x.engine, wShape[0], x.dtype)).config;
   // Adjoint conv: its input is our dy (channels Cout), its output gradient is our x (channels Cin), its weight
   // (Cin, Cout, k…) has exactly our layout.
   return conv3dBackwardWeightWith(x, dy, wShape, { stride: g.s, padding: g.p }, cfg, op);
@@ -171,7 +172,7 @@ export async function tuneConvTranspose3d(e: Engine, xShape: Shape, wShape: Shap
     const d = await tune(e, 'convT3d.dgrad', cls(g, 'dgrad', xShape, dtype), directCandidates(e, ...dims(g, xShape, 'dgrad'), false, dtype), heuristic(e, g, xShape, 'dgrad', dtype), (c) => {
       conv3dForwardWith(dy, w, null, co, c.config);
     });
-    const wg = await tune(e, 'convT3d.wgrad', cls(g, 'wgrad', xShape, dtype), directWgradVariants(e), wgradDefault(e, wShape[0]), (c) => {
+    const wg = await tune(e, 'convT3d.wgrad', cls(g, 'wgrad', xShape, dtype), directWgradVariants(e, dtype, true), wgradDefault(e, wShape[0], dtype), (c) => {
       conv3dBackwardWeightWith(x, dy, wShape, co, c.config);
     });
     return { fwd: f.name, dgrad: d.name, wgrad: wg.name };
