@@ -10,12 +10,17 @@
 //                    dy (Cout × N·P) · colᵀ: one GEMM that also sums over the batch (dy permuted to Cout × N·P when
 //                    N > 1 or f16)
 //
+// The GEMMs run the matmul's own choice (forced / tuned / default) with its sgb workgroup fitted to M (chooseVariant
+// with fitRows: M = Cout 128–320 or K = 864–8640 rows here, where 128-row workgroups leave few of them, or pad).
+//
 // The column matrix costs N·K·P·4 bytes of scratch, so the tuner is offered this path only where that is at most
 // IM2COL_MAX_BYTES (16 MiB) and a sample has at most IM2COL_MAX_POSITIONS (512) output positions: the deep levels
 // qualify (4³ × 320 channels: 2.2 MB per sample), the big top levels (24³ × 32: 48 MB) keep their direct kernels,
 // and so does 12³ × 64 (12 MB, but P = 1728: there the path ran at 0.56× / 0.79× / 0.35× of the best direct
-// forward / input-gradient / weight-gradient variant on lavapipe, benchmarks/RESULTS.md, conv). Forcing the variant
-// works at any size that fits one storage binding.
+// forward / input-gradient / weight-gradient variant on lavapipe, benchmarks/RESULTS.md, conv) — except its input
+// gradient, offered at any P within the byte limit (im2colOffered(g, 'dgrad')): the stride-2 24³ → 12³ one is a
+// K = 64 GEMM plus col2im, about twice its best direct kernel. Forcing the variant works at any size that fits one
+// storage binding.
 //
 // Mixed precision: f16 activations are widened by the gather (x → f32 col) or cast once (dy → f32) before the f32
 // GEMM; f16 outputs (y, dx) are rounded once, at the final store; dW is f32. All sums are f32.
@@ -28,7 +33,7 @@ import type { Tensor } from '../src/tensor/tensor.js';
 import type { DType } from '../src/tensor/dtype.js';
 import type { ConvGeometry } from './conv3d.js';
 import { cast } from './elementwise.js';
-import { matmulInto } from './matmul.js';
+import { chooseVariant, matmulInto } from './matmul.js';
 import { grid1D } from './util.js';
 
 /** The largest column matrix (bytes, whole batch) for which the tuner offers the im2col path. */
@@ -68,14 +73,14 @@ function geometryParams(g: ConvGeometry, total: number, ch: number) {
 /** The geometry as shader constants (GEOM: the forward gather and col2im compile their index arithmetic to multiplications). */
 function geometryDefines(g: ConvGeometry) {
   return {
-    GEOM: true, CH: g.ci, ID: g.in[0], IH: g.in[1], IW: g.in[2], OD: g.out[0], OH: g.out[1], OW: g.out[2], KD: g.k[0], KH: g.k[1], KW: g.k[2],
+    GEOM: true, NC: g.n * g.ci, CH: g.ci, ID: g.in[0], IH: g.in[1], IW: g.in[2], OD: g.out[0], OH: g.out[1], OW: g.out[2], KD: g.k[0], KH: g.k[1], KW: g.k[2],
     SD: g.s[0], SH: g.s[1], SW: g.s[2], PD: g.p[0], PH: g.p[1], PW: g.p[2],
   };
 }
 
 /** Placeholder constants for the modes that read the geometry from the uniform block (one pipeline for all shapes). */
 const NO_GEOMETRY = {
-  GEOM: false, CH: 1, ID: 1, IH: 1, IW: 1, OD: 1, OH: 1, OW: 1, KD: 1, KH: 1, KW: 1, SD: 1, SH: 1, SW: 1, PD: 0, PH: 0, PW: 0,
+  GEOM: false, NC: 1, CH: 1, ID: 1, IH: 1, IW: 1, OD: 1, OH: 1, OW: 1, KD: 1, KH: 1, KW: 1, SD: 1, SH: 1, SW: 1, PD: 0, PH: 0, PW: 0,
 };
 
 function f16Enable(...types: DType[]): string {
@@ -121,7 +126,7 @@ export function im2colForward(x: Tensor, w: Tensor, bias: Tensor | null, g: Conv
   // and stores in y's dtype (conv3d_reduce.wgsl with a single chunk).
   const direct = x.dtype === 'f32' && bias === null;
   const prod = direct ? y : e.empty([g.n, g.co, P]);
-  matmulInto(prod, w2, col);
+  matmulInto(prod, w2, col, { variant: chooseVariant(e, g.co, P, kk, false, false, true) });
   if (!direct) {
     const k = e.rt.kernel('conv3d_reduce', reduceSource, { WG: 256, OT: y.dtype, ENABLE_F16: f16Enable(y.dtype), HAS_BIAS: bias !== null });
     const u = params().u32(y.size).u32(1).u32(P).u32(g.co);
@@ -143,14 +148,16 @@ export function im2colBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, g: Con
   const dy3 = dyf.reshape([g.n, g.co, P]);
   const w2 = w.reshape([g.co, kk]);
   const dcol = e.empty([g.n, kk, P]);
-  matmulInto(dcol, w2, dy3, { transA: true });
+  matmulInto(dcol, w2, dy3, { transA: true, variant: chooseVariant(e, kk, P, g.co, true, false, true) });
   const dx = e.empty([...xShape], dy.dtype);
   const k = e.rt.kernel('conv3d_im2col', source, {
     WG, IM2COL: false, COL2IM: true, COLT: false, HAS_BIAS: outBias !== null, XT: 'f32', OT: dx.dtype, ENABLE_F16: f16Enable(dx.dtype),
     ...geometryDefines(g),
   });
-  const u = geometryParams(g, dx.size, g.ci);
-  e.rt.dispatch(k, outBias ? [dcol.binding(), outBias.binding(), dx.binding()] : [dcol.binding(), dx.binding()], u, grid1D(dx.size, WG));
+  // One invocation per dx element, grouped by stride class: S classes of N·C·⌈D/s⌉·⌈H/s⌉·⌈W/s⌉ slots.
+  const total = g.s[0] * g.s[1] * g.s[2] * g.n * g.ci * Math.ceil(g.in[0] / g.s[0]) * Math.ceil(g.in[1] / g.s[1]) * Math.ceil(g.in[2] / g.s[2]);
+  const u = geometryParams(g, total, g.ci);
+  e.rt.dispatch(k, outBias ? [dcol.binding(), outBias.binding(), dx.binding()] : [dcol.binding(), dx.binding()], u, grid1D(total, WG));
   dcol.dispose();
   w2.dispose();
   dy3.dispose();
@@ -175,7 +182,7 @@ export function im2colBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, g: Co
     e.rt.dispatch(k, [dy.binding(), dyP.binding()], geometryParams(g, dy.size, g.co), grid1D(dy.size, WG));
   }
   const dw = e.empty([...wShape]);
-  matmulInto(dw, dyP, colT);
+  matmulInto(dw, dyP, colT, { variant: chooseVariant(e, g.co, colT.shape[1], g.n * P, false, false, true) });
   dyP.dispose();
   colT.dispose();
   return dw;

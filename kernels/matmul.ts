@@ -41,8 +41,8 @@ export function regVariant(tm: number, tn: number, wgx: number, wgy: number): Ma
   return { name: `reg${tm}x${tn}`, kind: 'reg', tm, tn, wgx, wgy, bk: 1, workgroupBytes: 0 };
 }
 /** sgb: TM rows × TN = 4·lanes columns per invocation, `wg` invocations per workgroup stacked along M. */
-export function sgbVariant(tm: number, tn: number, wg: number): MatmulVariant {
-  return { name: `sgb${tm}x${tn}`, kind: 'sgb', tm, tn, wgx: 1, wgy: wg, bk: 1, workgroupBytes: 0 };
+export function sgbVariant(tm: number, tn: number, wg: number, suffix = ''): MatmulVariant {
+  return { name: `sgb${tm}x${tn}${suffix}`, kind: 'sgb', tm, tn, wgx: 1, wgy: wg, bk: 1, workgroupBytes: 0 };
 }
 function tiled(tm: number, tn: number, bk: number): MatmulVariant {
   return {
@@ -68,7 +68,11 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   regVariant(16, 8, 8, 4),
   // B shared by subgroupBroadcast: each lane loads 4 of the 32 B values of a k and receives the rest, so loads per
   // k are TM + 4 = 8 for 128 multiply-adds, against 24 for reg8x16 (benchmarks/RESULTS.md, core).
+  // The same tile with 8 / 16 invocations per workgroup (32 / 64 rows): more workgroups and less row padding for
+  // small M (sgbFittedToRows).
   sgbVariant(4, 32, 32),
+  sgbVariant(4, 32, 8, 'w8'),
+  sgbVariant(4, 32, 16, 'w16'),
   tiled(4, 4, 16), // 64×64 block per workgroup, 16 KiB of workgroup memory
   tiled(8, 8, 8), // 128×128 block per workgroup, 16 KiB
   { name: 'naive', kind: 'naive', tm: 1, tn: 1, wgx: 16, wgy: 16, bk: 1, workgroupBytes: 0 },
@@ -106,17 +110,33 @@ export function tuneCandidates(gpu: GpuDevice): MatmulVariant[] {
   return isCpuAdapter(gpu) ? usable.filter((v) => v.kind === 'reg' || v.kind === 'sgb') : usable;
 }
 
-function defaultVariant(gpu: GpuDevice, M: number, N: number): MatmulVariant {
+function defaultVariant(gpu: GpuDevice, M: number, N: number, fitRows = false): MatmulVariant {
   // reg8x16 covers 64×64 of C per workgroup; below two such blocks the smaller tile keeps both CPU threads busy.
   // With subgroups, sgb4x32 (128×32 per workgroup) does the same work with a third of the loads.
   if (isCpuAdapter(gpu)) {
     if (Math.ceil(M / 64) * Math.ceil(N / 64) < 2) return matmulVariant('reg4x4');
     const sgb = matmulVariant('sgb4x32');
-    return sgbOk(gpu, sgb) && M >= 64 ? sgb : matmulVariant('reg8x16');
+    if (!sgbOk(gpu, sgb) || M < 64) return matmulVariant('reg8x16');
+    return fitRows ? sgbFittedToRows(M) : sgb;
   }
   // Small outputs leave big tiles with too few workgroups to fill a GPU.
   if (M * N <= 256 * 256) return matmulVariant('tiled64x64');
   return matmulVariant('tiled128x128');
+}
+
+/**
+ * The sgb4x32 workgroup (32, 16 or 8 invocations of 4 rows) that pads M the least; ties go to 16, then 8. Small-M
+ * GEMMs (the conv im2col GEMMs, M = 128–864) then get more, fuller workgroups: on lavapipe the 16-invocation
+ * workgroup ran at or above the 32-invocation one at those shapes (benchmarks/RESULTS.md, conv).
+ */
+function sgbFittedToRows(M: number): MatmulVariant {
+  let best = 16;
+  let waste = Infinity;
+  for (const wg of [16, 8, 32]) {
+    const w = Math.ceil(M / (4 * wg)) * 4 * wg - M;
+    if (w < waste) [best, waste] = [wg, w];
+  }
+  return matmulVariant(best === 32 ? 'sgb4x32' : `sgb4x32w${best}`);
 }
 
 // ---- variant choice: forced, tuned (cached per adapter and shape class), default --------------------------------
@@ -142,12 +162,16 @@ export function shapeClass(M: number, N: number, K: number, transA = false, tran
   return `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${bucket(M)}${bucket(N)}${bucket(K)}:${vec}`;
 }
 
-export function chooseVariant(engine: Engine, M: number, N: number, K: number, transA = false, transB = false): MatmulVariant {
+/**
+ * The variant a matmul of this shape runs: forced, else tuned for its shape class, else the adapter default. With
+ * `fitRows` the default sgb4x32 workgroup is fitted to M (sgbFittedToRows; callers with small, known M).
+ */
+export function chooseVariant(engine: Engine, M: number, N: number, K: number, transA = false, transB = false, fitRows = false): MatmulVariant {
   const f = forced.get(engine.gpu);
   if (f) return matmulVariant(f);
   const t = tuned.get(engine.gpu)?.get(shapeClass(M, N, K, transA, transB));
   if (t) return matmulVariant(t.best);
-  return defaultVariant(engine.gpu, M, N);
+  return defaultVariant(engine.gpu, M, N, fitRows);
 }
 
 export interface TuneResult {

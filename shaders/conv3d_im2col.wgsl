@@ -11,7 +11,8 @@
 //            COLT stores the transpose over the whole batch instead: col[n*P + q][r] (the weight-gradient GEMM).
 //   COL2IM   dx[n, c, z, y, x] = sum over the taps (kd, kh, kw) with z + p_d - kd = s_d*qd, 0 <= qd < o_d (and
 //            likewise for y, x) of dcol[n][c*kvol + tap][q]; + bias[c] with HAS_BIAS. Each dx element sums its own
-//            taps (only kd = (z + p_d) mod s_d, + s_d, ... are visited), so the gather needs no atomics.
+//            taps (only kd = (z + p_d) mod s_d, + s_d, ... are visited), so the gather needs no atomics. The
+//            invocations run stride class by stride class (NC = N*C), so a workgroup's taps are uniform.
 //   PERMUTE  out[c][n*P + q] = x[n][c][q] (dy as Cout × (N·P) for the weight gradient), widened to f32.
 // GEOM (IM2COL without COLT, and COL2IM): the whole geometry is compile-time (CH, ID … PW → the G_* constants), so
 // the index divisions and loop bounds compile to multiplications and constants (a per-element integer division is
@@ -65,6 +66,10 @@ const G_PW = ${PW}i;
 const G_KVOL = G_KD * G_KH * G_KW;
 const G_NPOS = G_OD * G_OH * G_OW;
 const G_ROW = (G_OW - 1u) * G_SW + G_KW;
+const G_NC = ${NC}u;
+const G_GD = (G_ID + G_SD - 1u) / G_SD;
+const G_GH = (G_IH + G_SH - 1u) / G_SH;
+const G_GW = (G_IW + G_SW - 1u) / G_SW;
 #endif
 
 @compute @workgroup_size(${WG})
@@ -135,39 +140,46 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
 #endif
 #elif ${COL2IM}
-  // Only the taps k = (x + pad) mod stride, stride + that, ... can land on an output position; geometry is
-  // compile-time (G_* defines).
-  let xw = j % G_IW;
-  let xh = (j / G_IW) % G_IH;
-  let xd = (j / (G_IW * G_IH)) % G_ID;
-  let nc = j / (G_IW * G_IH * G_ID);
+  // Invocations run class by class (the stride residues (rz, ry, rx) of the dx position, slowest), so the taps a
+  // dx element receives, k = (x + pad) mod stride, + stride, ..., are the same for every invocation of a
+  // workgroup (uniform loops, no divergence); then (n, c) and the position (md, mh, mw) within the class.
+  let mw = j % G_GW;
+  let mh = (j / G_GW) % G_GH;
+  let md = (j / (G_GW * G_GH)) % G_GD;
+  let t1 = j / (G_GW * G_GH * G_GD);
+  let nc = t1 % G_NC;
+  let cls = t1 / G_NC;
+  let rx = cls % G_SW;
+  let ry = (cls / G_SW) % G_SH;
+  let rz = cls / (G_SW * G_SH);
+  let xw = mw * G_SW + rx;
+  let xh = mh * G_SH + ry;
+  let xd = md * G_SD + rz;
+  if (xw >= G_IW || xh >= G_IH || xd >= G_ID) { return; }
   let c = nc % G_CH;
   let base = nc * G_KVOL * G_NPOS;
   var s = 0.0;
-  for (var kd = (xd + u32(G_PD)) % G_SD; kd < G_KD; kd += G_SD) {
+  for (var kd = (rz + u32(G_PD)) % G_SD; kd < G_KD; kd += G_SD) {
     let tz = i32(xd) + G_PD - i32(kd);
-    if (tz < 0) { break; }
-    let qd = u32(tz) / G_SD;
-    if (qd >= G_OD) { continue; }
-    for (var kh = (xh + u32(G_PH)) % G_SH; kh < G_KH; kh += G_SH) {
+    let qd = u32(max(tz, 0)) / G_SD;
+    let okd = tz >= 0 && qd < G_OD;
+    for (var kh = (ry + u32(G_PH)) % G_SH; kh < G_KH; kh += G_SH) {
       let ty = i32(xh) + G_PH - i32(kh);
-      if (ty < 0) { break; }
-      let qh = u32(ty) / G_SH;
-      if (qh >= G_OH) { continue; }
-      for (var kw = (xw + u32(G_PW)) % G_SW; kw < G_KW; kw += G_SW) {
+      let qh = u32(max(ty, 0)) / G_SH;
+      let okh = okd && ty >= 0 && qh < G_OH;
+      for (var kw = (rx + u32(G_PW)) % G_SW; kw < G_KW; kw += G_SW) {
         let tx = i32(xw) + G_PW - i32(kw);
-        if (tx < 0) { break; }
-        let qw = u32(tx) / G_SW;
-        if (qw >= G_OW) { continue; }
-        let tap = (kd * G_KH + kh) * G_KW + kw;
-        s += dcol[base + tap * G_NPOS + (qd * G_OH + qh) * G_OW + qw];
+        let qw = u32(max(tx, 0)) / G_SW;
+        if (okh && tx >= 0 && qw < G_OW) {
+          s += dcol[base + ((kd * G_KH + kh) * G_KW + kw) * G_NPOS + (qd * G_OH + qh) * G_OW + qw];
+        }
       }
     }
   }
 #if ${HAS_BIAS}
   s += bias[c];
 #endif
-  dx[j] = ${OT}(s);
+  dx[((nc * G_ID + xd) * G_IH + xh) * G_IW + xw] = ${OT}(s);
 #else
   let q = j % npos;
   let nc = j / npos;

@@ -186,6 +186,14 @@ describe('matmul', () => {
     if (isCpuAdapter(e.gpu)) {
       expect(chooseVariant(e, 512, 512, 512).name).toBe(sgb ? 'sgb4x32' : 'reg8x16');
       expect(chooseVariant(e, 40, 30, 512).name).toBe('reg4x4');
+      // With fitRows (the conv im2col GEMMs) the sgb workgroup pads M the least, ties to 16 invocations: M 128 and
+      // M 320 → 64-row groups (128-row ones would pad 320 to 384), M 864 → 32-row groups (27 of them, no padding).
+      if (sgb) {
+        expect(chooseVariant(e, 512, 512, 512, false, false, true).name).toBe('sgb4x32w16');
+        expect(chooseVariant(e, 128, 216, 3456, false, false, true).name).toBe('sgb4x32w16');
+        expect(chooseVariant(e, 864, 1728, 64, true, false, true).name).toBe('sgb4x32w8');
+        expect(chooseVariant(e, 320, 64, 8640, false, false, true).name).toBe('sgb4x32w16');
+      }
     }
     // An adapter without subgroups of 8 never gets an sgb variant, and a forced one is refused with a clear error.
     if (!sgb) {
