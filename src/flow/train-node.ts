@@ -241,7 +241,7 @@ export class FlowTrainer {
       optimizer_tensors: optT.length ? optPath.split(/[\\/]/).pop()! : null,
       ema_weights: emaPath.split(/[\\/]/).pop()!,
       noise_counter: this.noiseCounter,
-      ...(this.scaler ? { loss_scale: this.scaler.scale } : {}),
+      ...(this.scaler ? this.scaler.stateDict() : {}),
       config: { model: 'FlowUNet', flow: { ...c } },
       train: { ...this.options },
       rng: { seed: this.options.seed, counter: this.rng.counter },

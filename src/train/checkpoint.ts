@@ -152,7 +152,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
 /**
  * Put a checkpoint's optimizer state back: the moments stored by parameter name become the optimizer's
  * `<index>.<state>` keys (index in `paramNames` order), the step comes from the sidecar, and a mixed-precision run
- * gets its loss scale back. Throws one line for a moment that names no parameter of the network.
+ * gets its loss scale and good-step count back. Throws one line for a moment that names no parameter of the network.
  */
 export async function restoreOptimizerState(engine: Engine, path: string, ck: LoadedCheckpoint, paramNames: readonly string[], opt: Optimizer, scaler: LossScaler | null): Promise<void> {
   const index = new Map(paramNames.map((n, i) => [n, i]));
@@ -165,8 +165,7 @@ export async function restoreOptimizerState(engine: Engine, path: string, ck: Lo
       tensors.set(`${i}.${m[2]}`, engine.tensor(rec.data as Float32Array, rec.shape));
     }
     opt.loadStateDict({ step: ck.sidecar.step, tensors });
-    const ls = Number(ck.sidecar.loss_scale);
-    if (scaler && Number.isFinite(ls) && ls > 0) scaler.scale = ls;
+    scaler?.loadStateDict(ck.sidecar as unknown as Record<string, unknown>);
     await engine.sync();
   } finally {
     for (const t of tensors.values()) t.dispose();

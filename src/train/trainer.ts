@@ -222,7 +222,7 @@ export class Trainer {
         step: this.step,
         config: { model: 'DynUNet', in_channels: c.inChannels, out_channels: c.outChannels, filters: c.filters },
         train: { ...this.options },
-        extra: this.scaler ? { loss_scale: this.scaler.scale } : undefined,
+        extra: this.scaler ? this.scaler.stateDict() : undefined,
         rng: { seed: this.options.seed, counter: this.rngCounter },
         optimizer: {
           type: 'AdamW',

@@ -226,6 +226,19 @@ describe('optimizers', () => {
     expect(bad.scale).toBe(2 ** 39);
     expect(Array.from(await w.read())).toEqual(Array.from(w1));
     expect(opt.stepCount).toBe(1);
+    // the schedule survives a checkpoint: scale and good-step count go out and come back (PyTorch's growth tracker)
+    const run = new LossScaler({ initScale: 256, growthInterval: 3 });
+    for (let i = 0; i < 2; i++) expect((await step(run)).scale).toBe(256);
+    expect(run.stateDict()).toEqual({ loss_scale: 256, loss_scale_good_steps: 2 });
+    const resumed = new LossScaler({ growthInterval: 3 });
+    resumed.loadStateDict(JSON.parse(JSON.stringify(run.stateDict())));
+    expect([resumed.scale, resumed.goodSteps]).toEqual([256, 2]);
+    expect((await step(resumed)).scale).toBe(512);
+    expect((await step(run)).scale).toBe(512);
+    // an older sidecar without the count: the scale comes back, the count starts at 0
+    const old = new LossScaler({ growthInterval: 3 });
+    old.loadStateDict({ loss_scale: 128 });
+    expect([old.scale, old.goodSteps]).toEqual([128, 0]);
     w.dispose();
     b.dispose();
   });

@@ -51,7 +51,7 @@ describe('vesselfm train --precision', () => {
     ]);
     expect(lines.every((l) => Number.isFinite(l.loss) && !l.skipped)).toBe(true);
     const side = JSON.parse(readFileSync(save + '.json', 'utf8'));
-    expect(side.loss_scale).toBe(65536);
+    expect([side.loss_scale, side.loss_scale_good_steps]).toEqual([65536, 2]);
     expect(side.train.precision).toBe('mixed');
     const r2 = train('--data', join(dir, 'data'), '--patch', '8', '--batch', '1', '--resume', save, '--steps', '3', '--log', log, '--json');
     expect(r2.err).toBe('');
@@ -77,7 +77,7 @@ describe('vesselfm train --precision', () => {
       [2, 65536, false],
     ]);
     const side = JSON.parse(readFileSync(save + '.json', 'utf8'));
-    expect([side.loss_scale, side.train.precision]).toEqual([65536, 'mixed']);
+    expect([side.loss_scale, side.loss_scale_good_steps, side.train.precision]).toEqual([65536, 2, 'mixed']);
   });
 
   it('a bad value is one line', () => {

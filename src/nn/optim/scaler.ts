@@ -31,11 +31,32 @@ export class LossScaler {
   readonly growthInterval: number;
   private good = 0;
 
+  /** Good steps since the scale last changed (PyTorch's growth tracker); the scale doubles when it reaches growthInterval. */
+  get goodSteps(): number {
+    return this.good;
+  }
+
   constructor(o: LossScalerOptions = {}) {
     this.scale = o.initScale ?? 2 ** 16;
     this.growthFactor = o.growthFactor ?? 2;
     this.backoffFactor = o.backoffFactor ?? 0.5;
     this.growthInterval = o.growthInterval ?? 2000;
+  }
+
+  /** What a checkpoint stores to resume the schedule exactly: the scale and the good-step count. */
+  stateDict(): { loss_scale: number; loss_scale_good_steps: number } {
+    return { loss_scale: this.scale, loss_scale_good_steps: this.good };
+  }
+
+  /**
+   * Restore from a checkpoint sidecar's fields (stateDict()); absent or invalid fields keep the current values, so a
+   * checkpoint written before the good-step count was saved resumes with the count at 0.
+   */
+  loadStateDict(s: Readonly<Record<string, unknown>>): void {
+    const scale = Number(s.loss_scale);
+    if (Number.isFinite(scale) && scale > 0) this.scale = scale;
+    const good = Number(s.loss_scale_good_steps);
+    if (Number.isInteger(good) && good >= 0) this.good = Math.min(good, this.growthInterval - 1);
   }
 
   /** Backward from loss·S (the loss tensor itself stays unscaled). */
