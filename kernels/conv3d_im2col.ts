@@ -154,8 +154,8 @@ export function im2colBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, g: Con
     WG, IM2COL: false, COL2IM: true, COLT: false, HAS_BIAS: outBias !== null, XT: 'f32', OT: dx.dtype, ENABLE_F16: f16Enable(dx.dtype),
     ...geometryDefines(g),
   });
-  // One invocation per dx element, grouped by stride class: S classes of N·C·⌈D/s⌉·⌈H/s⌉·⌈W/s⌉ slots.
-  const total = g.s[0] * g.s[1] * g.s[2] * g.n * g.ci * Math.ceil(g.in[0] / g.s[0]) * Math.ceil(g.in[1] / g.s[1]) * Math.ceil(g.in[2] / g.s[2]);
+  // One invocation per row segment of a stride class (⌈W/s_w⌉ dx elements): s_d·s_h·s_w classes of N·C·⌈D/s_d⌉·⌈H/s_h⌉.
+  const total = g.s[0] * g.s[1] * g.s[2] * g.n * g.ci * Math.ceil(g.in[0] / g.s[0]) * Math.ceil(g.in[1] / g.s[1]);
   const u = geometryParams(g, total, g.ci);
   e.rt.dispatch(k, outBias ? [dcol.binding(), outBias.binding(), dx.binding()] : [dcol.binding(), dx.binding()], u, grid1D(total, WG));
   dcol.dispose();

@@ -11,8 +11,8 @@
 //            COLT stores the transpose over the whole batch instead: col[n*P + q][r] (the weight-gradient GEMM).
 //   COL2IM   dx[n, c, z, y, x] = sum over the taps (kd, kh, kw) with z + p_d - kd = s_d*qd, 0 <= qd < o_d (and
 //            likewise for y, x) of dcol[n][c*kvol + tap][q]; + bias[c] with HAS_BIAS. Each dx element sums its own
-//            taps (only kd = (z + p_d) mod s_d, + s_d, ... are visited), so the gather needs no atomics. The
-//            invocations run stride class by stride class (NC = N*C), so a workgroup's taps are uniform.
+//            taps (only kd = (z + p_d) mod s_d, + s_d, ... are visited), so the gather needs no atomics. One
+//            invocation per row segment of a stride class (NC = N*C), class by class, so a workgroup's taps are uniform.
 //   PERMUTE  out[c][n*P + q] = x[n][c][q] (dy as Cout × (N·P) for the weight gradient), widened to f32.
 // GEOM (IM2COL without COLT, and COL2IM): the whole geometry is compile-time (CH, ID … PW → the G_* constants), so
 // the index divisions and loop bounds compile to multiplications and constants (a per-element integer division is
@@ -140,25 +140,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
 #endif
 #elif ${COL2IM}
-  // Invocations run class by class (the stride residues (rz, ry, rx) of the dx position, slowest), so the taps a
-  // dx element receives, k = (x + pad) mod stride, + stride, ..., are the same for every invocation of a
-  // workgroup (uniform loops, no divergence); then (n, c) and the position (md, mh, mw) within the class.
-  let mw = j % G_GW;
-  let mh = (j / G_GW) % G_GH;
-  let md = (j / (G_GW * G_GH)) % G_GD;
-  let t1 = j / (G_GW * G_GH * G_GD);
+  // One invocation per dx row segment of one stride class: (rz, ry, rx) (slowest, so a workgroup's taps are
+  // uniform), (n, c), (md, mh), and all G_GW positions mw of the class along x, x = mw*s_w + rx. Its taps are
+  // k = (residue + pad) mod stride, + stride, ...; along x tap kw reads qw = mw + (rx + p_w - kw) / s_w.
+  let mh = j % G_GH;
+  let md = (j / G_GH) % G_GD;
+  let t1 = j / (G_GH * G_GD);
   let nc = t1 % G_NC;
   let cls = t1 / G_NC;
   let rx = cls % G_SW;
   let ry = (cls / G_SW) % G_SH;
   let rz = cls / (G_SW * G_SH);
-  let xw = mw * G_SW + rx;
   let xh = mh * G_SH + ry;
   let xd = md * G_SD + rz;
-  if (xw >= G_IW || xh >= G_IH || xd >= G_ID) { return; }
-  let c = nc % G_CH;
+  if (xh >= G_IH || xd >= G_ID) { return; }
   let base = nc * G_KVOL * G_NPOS;
-  var s = 0.0;
+  var acc: array<f32, G_GW>;
   for (var kd = (rz + u32(G_PD)) % G_SD; kd < G_KD; kd += G_SD) {
     let tz = i32(xd) + G_PD - i32(kd);
     let qd = u32(max(tz, 0)) / G_SD;
@@ -166,20 +163,29 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     for (var kh = (ry + u32(G_PH)) % G_SH; kh < G_KH; kh += G_SH) {
       let ty = i32(xh) + G_PH - i32(kh);
       let qh = u32(max(ty, 0)) / G_SH;
-      let okh = okd && ty >= 0 && qh < G_OH;
+      if (!(okd && ty >= 0 && qh < G_OH)) { continue; }
+      let rowbase = base + (kd * G_KH + kh) * G_KW * G_NPOS + (qd * G_OH + qh) * G_OW;
       for (var kw = (rx + u32(G_PW)) % G_SW; kw < G_KW; kw += G_SW) {
-        let tx = i32(xw) + G_PW - i32(kw);
-        let qw = u32(max(tx, 0)) / G_SW;
-        if (okh && tx >= 0 && qw < G_OW) {
-          s += dcol[base + ((kd * G_KH + kh) * G_KW + kw) * G_NPOS + (qd * G_OH + qh) * G_OW + qw];
+        let dq = (i32(rx) + G_PW - i32(kw)) / i32(G_SW);
+        let rb = rowbase + kw * G_NPOS;
+        for (var mw = 0u; mw < G_GW; mw++) {
+          let qw = i32(mw) + dq;
+          if (qw >= 0 && qw < i32(G_OW)) { acc[mw] += dcol[rb + u32(qw)]; }
         }
       }
     }
   }
+  let c = nc % G_CH;
+  let xo = ((nc * G_ID + xd) * G_IH + xh) * G_IW + rx;
+  for (var mw = 0u; mw < G_GW; mw++) {
+    if (mw * G_SW + rx < G_IW) {
 #if ${HAS_BIAS}
-  s += bias[c];
+      dx[xo + mw * G_SW] = ${OT}(acc[mw] + bias[c]);
+#else
+      dx[xo + mw * G_SW] = ${OT}(acc[mw]);
 #endif
-  dx[((nc * G_ID + xd) * G_IH + xh) * G_IW + xw] = ${OT}(s);
+    }
+  }
 #else
   let q = j % npos;
   let nc = j / npos;
