@@ -41,6 +41,7 @@ import tiledSource from '../shaders/conv3d_tiled.wgsl';
 import sgkSource from '../shaders/conv3d_sgk.wgsl';
 import mmaSource from '../shaders/conv3d_mma.wgsl';
 import wgradMmaSource from '../shaders/conv3d_wgrad_mma.wgsl';
+import mmaTileSource from '../shaders/lib/mma_tile.wgsl';
 import packSource from '../shaders/conv3d_pack.wgsl';
 import wgradSource from '../shaders/conv3d_wgrad.wgsl';
 import reduceSource from '../shaders/conv3d_reduce.wgsl';
@@ -488,7 +489,7 @@ function direct(
   if (mma) {
     const shape = convMmaShape(src.engine);
     if (!shape || shape.ms !== cfg.ms) throw new VesselError(`conv3d: variant mma${cfg.ms} needs f16 → f32 subgroup matrices of ${cfg.ms}×${cfg.ms}×${cfg.ms}, which this adapter does not offer`);
-    const kern = rt.kernel('conv3d_mma', commonSource + mmaSource, { ...common, SUBGROUPS: false, MS: shape.ms, SG: shape.sg });
+    const kern = rt.kernel('conv3d_mma', commonSource + mmaSource + mmaTileSource, { ...common, SUBGROUPS: false, MS: shape.ms, SG: shape.sg });
     const [gx, gy] = grid1D(nPos, 2 * shape.ms);
     rt.dispatch(kern, bufs, u, [gx, gy, gz]);
     return;
@@ -714,7 +715,7 @@ function mmaBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, g: ConvGeometry
   chunks = Math.ceil(K / perChunk);
   const dw = e.empty([...wShape]);
   const part = chunks > 1 ? e.empty([chunks * wElems]) : dw;
-  const kern = e.rt.kernel('conv3d_wgrad_mma', wgradMmaSource, {
+  const kern = e.rt.kernel('conv3d_wgrad_mma', wgradMmaSource + mmaTileSource, {
     MS: ms, SG: shape.sg, T: x.dtype, ENABLE_F16: 'enable f16;',
   });
   const u = params()
