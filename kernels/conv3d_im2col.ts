@@ -51,13 +51,15 @@ export const IM2COL_MAX_POSITIONS = 512;
 
 /**
  * True where the tuner should time the im2col path for this pass of this conv: a column matrix of at most
- * IM2COL_MAX_BYTES, and for the forward and weight gradient at most IM2COL_MAX_POSITIONS output positions per
- * sample (small P, long K). The input gradient is offered at any P within the byte limit: its strided case
- * (down0.conv1, dy 12³ × 64 → dx 24³ × 32) is a K = 64 GEMM whose direct kernels reach a third of the matmul.
+ * IM2COL_MAX_BYTES, and at most IM2COL_MAX_POSITIONS output positions per sample (small P, long K). The input
+ * gradient is also offered at larger P for kernels with several taps and at least 16 input channels (a dcol GEMM
+ * of M = Cin·taps ≥ 16·taps rows): the strided down0.conv1 (dy 12³ × 64 → dx 24³ × 32) is a K = 64 GEMM plus
+ * col2im there, about twice its best direct kernel; 1×1 and single-channel convs keep their direct kernels.
  */
 export function im2colOffered(g: ConvGeometry, pass: 'fwd' | 'dgrad' | 'wgrad' = 'fwd'): boolean {
   if (im2colBytes(g) > IM2COL_MAX_BYTES) return false;
-  return pass === 'dgrad' || g.out[0] * g.out[1] * g.out[2] <= IM2COL_MAX_POSITIONS;
+  if (g.out[0] * g.out[1] * g.out[2] <= IM2COL_MAX_POSITIONS) return true;
+  return pass === 'dgrad' && g.k[0] * g.k[1] * g.k[2] > 1 && g.ci >= 16;
 }
 
 function geometryParams(g: ConvGeometry, total: number, ch: number) {

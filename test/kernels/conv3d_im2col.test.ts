@@ -115,10 +115,12 @@ describe('conv3d im2col + GEMM path', async () => {
     expect(12 ** 3).toBeGreaterThan(IM2COL_MAX_POSITIONS);
     expect(im2colOffered(mid)).toBe(false);
     expect(im2colOffered(mid, 'wgrad')).toBe(false);
-    // The input gradient is offered at any P within the byte limit (the strided 24³ → 12³ level's dgrad is a K = 64
-    // GEMM), never past it.
+    // The input gradient is also offered at larger P (the strided 24³ → 12³ level's dgrad is a K = 64 GEMM), for
+    // kernels with several taps and ≥ 16 input channels, never past the byte limit.
     expect(im2colOffered(mid, 'dgrad')).toBe(true);
     expect(im2colOffered(conv3dGeometry([1, 32, 24, 24, 24], [64, 32, 3, 3, 3], { padding: 1, stride: 2 }), 'dgrad')).toBe(true);
+    expect(im2colOffered(conv3dGeometry([1, 32, 24, 24, 24], [64, 32, 1, 1, 1], { stride: 2 }), 'dgrad')).toBe(false);
+    expect(im2colOffered(conv3dGeometry([1, 1, 24, 24, 24], [32, 1, 3, 3, 3], { padding: 1 }), 'dgrad')).toBe(false);
     expect(im2colOffered(top, 'dgrad')).toBe(false);
     expect(directCandidates(e, 64, 320).map((v) => v.name)).not.toContain('im2col');
     expect(directCandidates(e, 64, 320, true).map((v) => v.name)).toContain('im2col');
