@@ -47,25 +47,21 @@ fn mma_setup(wid: vec3u, nwg: vec3u, lid: u32) -> vec2u {
 }
 
 fn mma_load(k0: u32, lid: u32) {
-  // A: K column lid % S, output channels lid / S + AROWS * j of the block (packed weight [ci][tap][cp]).
-  {
-    let ak = lid % S;
-    let am = lid / S;
-    let k = k0 + ak;
-    var wbase = 0u;
+  // A: for each K row of the step (its channel and tap are the same in every lane), the lanes read BM consecutive
+  // output channels of the packed weight [ci][tap][cp] (coalesced), zero past K.
+  for (var kr = 0u; kr < S; kr++) {
+    let k = k0 + kr;
     let kin = k < k_hi;
-    if (kin) {
-      let ci = k / p.nt_vol;
-      let r = k % p.nt_vol;
-      let uz = r / p.nt_hw;
-      let uy = (r % p.nt_hw) / p.nt_w;
-      let ux = r % p.nt_w;
-      let tap = (u32(p.tb_d + p.ts_d * i32(uz)) * p.k_h + u32(p.tb_h + p.ts_h * i32(uy))) * p.k_w + u32(p.tb_w + p.ts_w * i32(ux));
-      wbase = (ci * p.k_vol + tap) * (p.out_cp4 * 4u) + cob * BM;
-    }
-    for (var j = 0u; j < BM / AROWS; j++) {
-      let m = am + AROWS * j;
-      a_s[m * S + ak] = f16(select(0.0, w[wbase + m], kin));
+    let ci = k / p.nt_vol;
+    let r = k % p.nt_vol;
+    let uz = r / p.nt_hw;
+    let uy = (r % p.nt_hw) / p.nt_w;
+    let ux = r % p.nt_w;
+    let tap = (u32(p.tb_d + p.ts_d * i32(uz)) * p.k_h + u32(p.tb_h + p.ts_h * i32(uy))) * p.k_w + u32(p.tb_w + p.ts_w * i32(ux));
+    let wbase = select(0u, (ci * p.k_vol + tap) * (p.out_cp4 * 4u) + cob * BM, kin);
+    for (var j = 0u; j < BM / SG; j++) {
+      let m = lid + SG * j;
+      a_s[m * S + kr] = f16(select(0.0, w[wbase + m], kin));
     }
   }
   // B: all S rows of this lane's columns, zero in the padding and past K.
