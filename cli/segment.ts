@@ -8,6 +8,7 @@ import cliProgress from 'cli-progress';
 import { VesselError } from '../src/gpu/errors.js';
 import { formatOf, readVolume, splitArrayName, writeVolume, SUPPORTED_EXTENSIONS } from '../src/io/volume.js';
 import type { DynUNet } from '../src/models/dynunet.js';
+import { checkPrecision } from '../src/ops/arith.js';
 import { loadSegmenter } from '../src/segment-node.js';
 import { segment } from '../src/segment.js';
 import { addDeviceOptions, engineFrom, jsonLine, type DeviceOptions } from './common.js';
@@ -21,6 +22,7 @@ interface SegmentCliOptions extends DeviceOptions {
   batch: string;
   threshold: string;
   tta?: boolean;
+  precision?: string;
   minSize: string;
   normalize: boolean;
   mode: string;
@@ -119,6 +121,7 @@ export function registerSegment(program: Command): void {
     .option('--batch <n>', 'windows per forward pass', '1')
     .option('--threshold <t>', 'voxels with probability > t are vessel', '0.5')
     .option('--tta', 'mirror test-time augmentation: mean logits over the 8 mirrorings of each window')
+    .option('--precision <kind>', 'f32, or mixed: f16 activations with the f32 weights, sums in f32 (adapters with shader-f16; tensor cores where the adapter has f16 subgroup matrices)', 'f32')
     .option('--min-size <n>', 'remove 26-connected components smaller than n voxels (vesselFM uses 500 when post-processing is on; 0: off)', '0')
     .option('--no-normalize', 'use intensities as stored (default: 1–99 percentile scaling to [0, 1], clipped)')
     .option('--mode <mode>', 'auto | gpu (volume on the GPU) | stream (window by window through host memory)', 'auto')
@@ -132,12 +135,15 @@ export function registerSegment(program: Command): void {
       const minSize = num('--min-size', opts.minSize, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
       if (!['auto', 'gpu', 'stream'].includes(opts.mode)) throw new VesselError(`--mode must be auto, gpu or stream, got "${opts.mode}"`);
       const mode = opts.mode as 'auto' | 'gpu' | 'stream';
+      const precision = opts.precision ?? 'f32';
+      if (precision !== 'f32' && precision !== 'mixed') throw new VesselError(`--precision must be f32 or mixed, got "${precision}"`);
       const targets = plan(inputs, opts);
       if (!existsSync(opts.weights)) throw new VesselError(`${opts.weights}: no such file`);
 
       const e = await engineFrom(opts);
       let net: DynUNet | undefined;
       try {
+        checkPrecision(e, precision);
         const tw = performance.now();
         net = loadSegmenter(e, opts.weights);
         const loadSeconds = (performance.now() - tw) / 1000;
@@ -173,6 +179,7 @@ export function registerSegment(program: Command): void {
               batch,
               threshold,
               tta: opts.tta ?? false,
+              precision,
               minSize,
               normalize: opts.normalize,
               mode,

@@ -35,6 +35,8 @@ export interface SegmentStats {
   overlap: number;
   /** Windows per forward pass (the requested batch, capped so one batch's activations fit a storage binding). */
   batch: number;
+  /** 'f32', or 'mixed' (f16 activations, f32 weights and sums). */
+  precision: 'f32' | 'mixed';
   threshold: number;
   tta: boolean;
   minSize: number;
@@ -154,6 +156,7 @@ export async function segment(engine: Engine, input: Volume, opts: SegmentCallOp
       patch: patchOf(opts.patch),
       overlap: opts.overlap ?? 0.5,
       batch: r.batch,
+      precision: r.precision,
       threshold: opts.threshold ?? 0.5,
       tta: opts.tta ?? false,
       minSize: opts.minSize ?? 0,

@@ -11,6 +11,7 @@ import { accumulateWindow, cropWindow, type Vec3 } from '../../kernels/window.js
 import { noGrad } from '../autograd/tape.js';
 import { VesselError } from '../gpu/errors.js';
 import type { DynUNet } from '../models/dynunet.js';
+import { checkPrecision, type Precision } from '../ops/arith.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { removeSmallObjects } from './components.js';
 import { percentileScale, type PercentileScaling } from './percentile.js';
@@ -32,6 +33,12 @@ export interface SegmentOptions {
   normalize?: boolean | PercentileScaling;
   /** Also return the float32 probability map. */
   probabilities?: boolean;
+  /**
+   * 'f32', or 'mixed': f16 activations with the f32 weights, every sum in f32 (adapters with shader-f16; where the
+   * adapter has f16 subgroup matrices the convs run on them). Half the activation memory, so twice the windows per
+   * pass fit a binding. Default: the network's own setting (f32 unless changed).
+   */
+  precision?: Precision;
   /** 'gpu' keeps the volume on the GPU, 'stream' goes window by window through host memory; 'auto' picks. */
   mode?: 'auto' | 'gpu' | 'stream';
   /** Called with (0, total) before the first window and after every batch. */
@@ -48,6 +55,7 @@ export interface Segmentation {
   mode: 'gpu' | 'stream';
   /** Windows per forward pass, after capping to the storage-binding limit. */
   batch: number;
+  precision: Precision;
   seconds: number;
 }
 
@@ -84,9 +92,11 @@ export async function segmentVolume(net: DynUNet, data: ArrayLike<number>, shape
   if (P.some((p) => p < div || p % div !== 0)) throw new VesselError(`segment: window [${P.join(', ')}] must be a multiple of ${div} on every axis`);
   const overlap = opts.overlap ?? 0.5;
   if (!(overlap >= 0 && overlap < 1)) throw new VesselError(`segment: overlap must be in [0, 1), got ${overlap}`);
+  const precision = checkPrecision(engine, opts.precision ?? net.precision, 'segment: precision');
   // A batch's largest activation (a decoder level's [upsampled, skip] concatenation) must fit one storage binding.
   const pn3 = P[0] * P[1] * P[2];
-  const perWindow = Math.max(...net.config.filters.map((f, i) => (2 * f * pn3 * 4) / 8 ** i));
+  const actBytes = precision === 'mixed' ? 2 : 4;
+  const perWindow = Math.max(...net.config.filters.map((f, i) => (2 * f * pn3 * actBytes) / 8 ** i));
   const batch = Math.max(1, Math.min(Math.floor(opts.batch ?? 1), Math.floor(engine.rt.maxBinding / perWindow)));
   const threshold = opts.threshold ?? 0.5;
   const mirrors = opts.tta ? MIRRORS_ALL : [0];
@@ -130,7 +140,9 @@ export async function segmentVolume(net: DynUNet, data: ArrayLike<number>, shape
 
   opts.onProgress?.(0, items.length);
   const wasTraining = net.training;
+  const netPrecision = net.precision;
   net.eval();
+  net.precision = precision;
   const pn = P[0] * P[1] * P[2];
   let sum: Float32Array;
   try {
@@ -182,6 +194,7 @@ export async function segmentVolume(net: DynUNet, data: ArrayLike<number>, shape
     }
   } finally {
     net.train(wasTraining);
+    net.precision = netPrecision;
   }
 
   // 4. Mean logits → sigmoid → threshold, cropping the padding away.
@@ -203,7 +216,7 @@ export async function segmentVolume(net: DynUNet, data: ArrayLike<number>, shape
     }
   }
   if (opts.minSize && opts.minSize > 0) removeSmallObjects(mask, shape, opts.minSize, 26, mask);
-  return { shape, mask, probabilities: probs, windows: items.length, mode, batch, seconds: (performance.now() - t0) / 1000 };
+  return { shape, mask, probabilities: probs, windows: items.length, mode, batch, precision, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** CPU twin of the window kernels: 'crop' copies volume → window slot, 'accumulate' adds window slot → volume. */

@@ -83,6 +83,7 @@ describe('vesselfm segment', () => {
     expect(j).toMatchObject({ input: octa, output: out, probabilities: prob, shape: [64, 128, 128], voxels: 64 * 128 * 128, windows: 4, patch: [64, 64, 64] });
     expect(j.filters).toEqual([4, 8, 8, 16, 16, 16]);
     expect(['gpu', 'stream']).toContain(j.mode);
+    expect(j.precision).toBe('f32');
     const img = readVolume(octa);
     const mask = readVolume(out);
     expectSameGeometry(mask, img);
@@ -179,6 +180,25 @@ describe('vesselfm segment', () => {
     expect(a.stats.vesselVoxels).toBe(Array.from(a.mask.data).reduce((s, v) => s + v, 0));
   }, 120_000);
 
+  it('--precision mixed segments with f16 activations: the mask agrees with f32 away from the threshold', async () => {
+    const e = await getEngine();
+    if (!e.gpu.hasF16) return;
+    const cube = join(dir, 'mixed_cube.npy');
+    writeVolume(cube, makeVolume(Float32Array.from({ length: 32 * 32 * 40 }, (_, i) => Math.sin(i * 0.37) + Math.cos(i * 0.011)), [32, 32, 40]));
+    const outs = ['f32', 'mixed'].map((p) => [p, join(dir, `mixed_${p}.npy`), join(dir, `mixed_${p}_prob.npy`)]);
+    const runs = [];
+    for (const [p, out, prob] of outs) runs.push((await json(cube, '--weights', pt, '--patch', '32', '--precision', p, '-o', out, '--prob', prob))[0]);
+    expect(runs.map((j) => j.precision)).toEqual(['f32', 'mixed']);
+    const [p32, p16] = outs.map(([, , prob]) => readVolume(prob).data);
+    const [m32, m16] = outs.map(([, out]) => readVolume(out).data);
+    let maxErr = 0;
+    for (let i = 0; i < p32.length; i++) {
+      maxErr = Math.max(maxErr, Math.abs(p32[i] - p16[i]));
+      if (Math.abs(p32[i] - 0.5) > 0.01 && m32[i] !== m16[i]) throw new Error(`voxel ${i}: f32 ${p32[i]}, mixed ${p16[i]}`);
+    }
+    expect(maxErr).toBeLessThan(0.01);
+  }, 300_000);
+
   it('bad input fails with one clear line and writes nothing', async () => {
     const cube = join(dir, 'cube.npy');
     writeVolume(cube, makeVolume(Float32Array.from({ length: 32 ** 3 }, (_, i) => Math.sin(i)), [32, 32, 32]));
@@ -207,6 +227,7 @@ describe('vesselfm segment', () => {
       [[cube, '--weights', pt, '--patch', '48', '-o', missingOut], /--patch 48: every window edge must be a multiple of 32/],
       [[cube, '--weights', pt, '--overlap', '1'], /--overlap must be a number in \[0, 1\)/],
       [[cube, '--weights', pt, '--mode', 'fast'], /--mode must be auto, gpu or stream/],
+      [[cube, '--weights', pt, '--precision', 'bf16'], /--precision must be f32 or mixed, got "bf16"/],
       [[nan, '--weights', pt, '--patch', '32', '-o', missingOut], /non-finite value.*z=3, y=2, x=1/],
       [[junk, '--weights', pt, '--patch', '32', '-o', missingOut], /junk\.nii/],
       [[cube, '--weights', notNet, '--patch', '32', '-o', missingOut], /Not a DynUNet checkpoint: key input_block\.conv1\.conv\.weight is missing/],

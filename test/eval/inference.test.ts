@@ -72,6 +72,36 @@ describe('sliding-window inference', () => {
     net.dispose();
   });
 
+  it('mixed precision (f16 activations): probabilities within f16 rounding of f32, the same mask away from the threshold, the network left as it was', async () => {
+    const e = await getEngine();
+    if (!e.gpu.hasF16) return;
+    const net = new DynUNet(e, { filters: [4, 6, 8] });
+    const shape = [11, 13, 9] as const;
+    const vol = Float32Array.from(randArray(11 * 13 * 9, 21, 0, 1));
+    const opts = { patch: 8, overlap: 0.5, normalize: false, probabilities: true } as const;
+    const f32 = await segmentVolume(net, vol, shape, { ...opts, mode: 'gpu' });
+    expect(f32.precision).toBe('f32');
+    for (const mode of ['gpu', 'stream'] as const) {
+      const mixed = await segmentVolume(net, vol, shape, { ...opts, mode, precision: 'mixed' });
+      expect(mixed.precision).toBe('mixed');
+      expect(net.precision).toBe('f32');
+      let maxErr = 0;
+      let spread = 0;
+      for (let i = 0; i < vol.length; i++) {
+        const [a, b] = [f32.probabilities![i], mixed.probabilities![i]];
+        maxErr = Math.max(maxErr, Math.abs(a - b));
+        spread = Math.max(spread, Math.abs(a - 0.5));
+        // the f16 activations move a probability by far less than 0.01; only voxels that close to the threshold may flip
+        if (Math.abs(a - 0.5) > 0.01) expect(mixed.mask[i], `voxel ${i}`).toBe(f32.mask[i]);
+      }
+      expect(spread).toBeGreaterThan(0.02); // the random network's output is not flat at 0.5, so the check above bites
+      expect(maxErr).toBeGreaterThan(0); // f16 activations really ran
+      expect(maxErr).toBeLessThan(0.01);
+    }
+    await expect(segmentVolume(net, vol, shape, { ...opts, precision: 'bf16' as 'mixed' })).rejects.toThrow(/precision must be f32 or mixed, got "bf16"/);
+    net.dispose();
+  });
+
   it('rejects bad settings with one clear line', async () => {
     const e = await getEngine();
     const net = new DynUNet(e, { filters: [2, 2, 2] });
