@@ -151,8 +151,8 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
     const a = e.full([m, m], 0.5);
     const b = e.full([m, m], 0.25);
     const c = e.empty([m, m]);
-    const mmT = await timeIt(e, reps, () => matmulInto(c, a, b, { variant: tm.best }));
-    [a, b, c].forEach((t) => t.dispose());
+    const mm = () => matmulInto(c, a, b, { variant: tm.best });
+    const mmT = await timeIt(e, reps, mm);
     const ceiling = gflops(2 * m ** 3, mmT.medianMs);
     // GFLOP per CPU-second (software adapters only): the work, whatever share of the cores this process got.
     const ceilingCpu = perCpuSecond(e, (2 * m ** 3) / 1e9, mmT);
@@ -185,6 +185,11 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
       for (const dt of dtypes) {
         const winners =
           cs.kind === 'conv' ? await tuneConv3d(e, xShape, wShape, co, dt) : await tuneConvTranspose3d(e, xShape, wShape, co, dt);
+        // The same matmul again, right before this layer's passes: the ceiling under the conditions they run in
+        // (on a machine shared with other jobs the run-start ceiling can read 2× off by the time a layer runs).
+        const localT = await timeIt(e, reps, mm);
+        const local = gflops(2 * m ** 3, localT.medianMs);
+        const localCpu = perCpuSecond(e, (2 * m ** 3) / 1e9, localT);
         const x = rnd(e, xShape, 1, dt);
         const w = rnd(e, wShape, 2);
         const dy = rnd(e, yShape, 3, dt);
@@ -212,6 +217,8 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
             dtype: dt,
             fraction_of_matmul: round(g / ceiling),
             ...(gCpu && ceilingCpu ? { gflop_per_cpu_second: gCpu, fraction_of_matmul_cpu: round(gCpu / ceilingCpu) } : {}),
+            fraction_of_local_matmul: round(g / local),
+            ...(gCpu && localCpu ? { local_matmul_gflop_per_cpu_second: localCpu, fraction_of_local_matmul_cpu: round(gCpu / localCpu) } : {}),
             ...(dt === 'f16' ? { vs_f32: round(g / f32Rate[pass]) } : {}),
             ms: round(t.medianMs),
             timing: t.method,
@@ -271,6 +278,7 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
     //    activations kept for backward and released as soon as backward is done with them.
     yield await stackMemory(e, quick ? 8 : Math.min(size, 32), quick ? 8 : 32, ctx);
 
+    [a, b, c].forEach((t) => t.dispose());
     // The autotuner's decisions, for the record.
     yield { bench: 'conv.autotune_decisions', value: tuneRecords().length, unit: 'count', decisions: tuneRecords().map((r) => `${r.kernel} ${r.shapeClass} → ${r.winner}`), ...ctx };
   }

@@ -31,6 +31,13 @@ describe('bench suite: conv (quick)', () => {
         // Values are rounded to 4 significant digits; the fraction is computed before rounding.
         const f = r!.value / ceiling.value;
         expect(Math.abs((r!.fraction_of_matmul as number) - f)).toBeLessThanOrEqual(0.01 * f);
+        // and against the matmul re-timed right before this layer
+        expect(r!.fraction_of_local_matmul as number).toBeGreaterThan(0);
+        if (r!.gflop_per_cpu_second !== undefined) {
+          const local = r!.local_matmul_gflop_per_cpu_second as number;
+          expect(local).toBeGreaterThan(0);
+          expect(Math.abs((r!.fraction_of_local_matmul_cpu as number) - (r!.gflop_per_cpu_second as number) / local)).toBeLessThanOrEqual(0.01 * (r!.fraction_of_local_matmul_cpu as number));
+        }
         expect(typeof r!.variant).toBe('string');
       }
     }
