@@ -829,7 +829,7 @@ export async function tuneConv3d(e: Engine, xShape: Shape, wShape: Shape, opts: 
     const f = await tune(e, 'conv3d.fwd', shapeClass(g, 'fwd', dtype), directCandidates(e, ...directDims(g, 'fwd'), col, dtype), directHeuristic(e, g, 'fwd', dtype), (c) => {
       conv3dForwardWith(x, w, null, opts, c.config);
     });
-    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad', dtype), directCandidates(e, ...directDims(g, 'dgrad'), im2colOffered(g, 'dgrad'), dtype), directHeuristic(e, g, 'dgrad', dtype), (c) => {
+    const d = await tune(e, 'conv3d.dgrad', shapeClass(g, 'dgrad', dtype), directCandidates(e, ...directDims(g, 'dgrad'), col, dtype), directHeuristic(e, g, 'dgrad', dtype), (c) => {
       conv3dBackwardInputWith(dy, w, xShape, opts, c.config);
     });
     const wg = await tune(e, 'conv3d.wgrad', shapeClass(g, 'wgrad', dtype), wgradCandidates(e, dtype).filter((v) => col || !v.config.im2col), wgradDefault(e, g.co, dtype), (c) => {

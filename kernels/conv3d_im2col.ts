@@ -14,13 +14,12 @@
 // with fitRows: M = Cout 128–320 or K = 864–8640 rows here, where 128-row workgroups leave few of them, or pad).
 //
 // The column matrix costs N·K·P·4 bytes of scratch, so the tuner is offered this path only where that is at most
-// IM2COL_MAX_BYTES (16 MiB) and a sample has at most IM2COL_MAX_POSITIONS (512) output positions: the deep levels
-// qualify (4³ × 320 channels: 2.2 MB per sample), the big top levels (24³ × 32: 48 MB) keep their direct kernels,
-// and so does 12³ × 64 (12 MB, but P = 1728: there the path ran at 0.56× / 0.79× / 0.35× of the best direct
-// forward / input-gradient / weight-gradient variant on lavapipe, benchmarks/RESULTS.md, conv) — except its input
-// gradient, offered at any P within the byte limit (im2colOffered(g, 'dgrad')): the stride-2 24³ → 12³ one is a
-// K = 64 GEMM plus col2im, about twice its best direct kernel. Forcing the variant works at any size that fits one
-// storage binding.
+// IM2COL_MAX_BYTES (16 MiB), and past IM2COL_MAX_POSITIONS (512) output positions per sample only for kernels with
+// several taps and at least 16 input channels: the deep levels qualify (4³ × 320 channels: 2.2 MB per sample), the
+// big top levels (24³ × 32: 48 MB) keep their direct kernels, and the tuner times it against them at 12³ × 64 (12 MB;
+// direct kernels win there) and at the stride-2 24³ → 12³ conv (6 MB; im2col wins all three passes: 0.78 / 0.71 /
+// 0.74 of the matmul against 0.63 / 0.34 / 0.50 for the best direct kernels, benchmarks/RESULTS.md, conv). 1×1 and
+// single-channel convs keep their direct kernels. Forcing the variant works at any size that fits one binding.
 //
 // Mixed precision: f16 activations are widened by the gather (x → f32 col) or cast once (dy → f32) before the f32
 // GEMM; f16 outputs (y, dx) are rounded once, at the final store; dW is f32. All sums are f32.
@@ -50,16 +49,15 @@ export function im2colBytes(g: ConvGeometry): number {
 export const IM2COL_MAX_POSITIONS = 512;
 
 /**
- * True where the tuner should time the im2col path for this pass of this conv: a column matrix of at most
- * IM2COL_MAX_BYTES, and at most IM2COL_MAX_POSITIONS output positions per sample (small P, long K). The input
- * gradient is also offered at larger P for kernels with several taps and at least 16 input channels (a dcol GEMM
- * of M = Cin·taps ≥ 16·taps rows): the strided down0.conv1 (dy 12³ × 64 → dx 24³ × 32) is a K = 64 GEMM plus
- * col2im there, about twice its best direct kernel; 1×1 and single-channel convs keep their direct kernels.
+ * True where the tuner should time the im2col path (all three passes) for this conv: a column matrix of at most
+ * IM2COL_MAX_BYTES, and either at most IM2COL_MAX_POSITIONS output positions per sample (small P, long K) or a
+ * kernel with several taps and at least 16 input channels (K = Cin·taps ≥ 16·taps). 1×1 and single-channel convs,
+ * whose GEMMs are too thin to pay for the gather, keep their direct kernels.
  */
-export function im2colOffered(g: ConvGeometry, pass: 'fwd' | 'dgrad' | 'wgrad' = 'fwd'): boolean {
+export function im2colOffered(g: ConvGeometry): boolean {
   if (im2colBytes(g) > IM2COL_MAX_BYTES) return false;
   if (g.out[0] * g.out[1] * g.out[2] <= IM2COL_MAX_POSITIONS) return true;
-  return pass === 'dgrad' && g.k[0] * g.k[1] * g.k[2] > 1 && g.ci >= 16;
+  return g.k[0] * g.k[1] * g.k[2] > 1 && g.ci >= 16;
 }
 
 function geometryParams(g: ConvGeometry, total: number, ch: number) {
