@@ -185,11 +185,6 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
       for (const dt of dtypes) {
         const winners =
           cs.kind === 'conv' ? await tuneConv3d(e, xShape, wShape, co, dt) : await tuneConvTranspose3d(e, xShape, wShape, co, dt);
-        // The same matmul again, right before this layer's passes: the ceiling under the conditions they run in
-        // (on a machine shared with other jobs the run-start ceiling can read 2× off by the time a layer runs).
-        const localT = await timeIt(e, reps, mm);
-        const local = gflops(2 * m ** 3, localT.medianMs);
-        const localCpu = perCpuSecond(e, (2 * m ** 3) / 1e9, localT);
         const x = rnd(e, xShape, 1, dt);
         const w = rnd(e, wShape, 2);
         const dy = rnd(e, yShape, 3, dt);
@@ -205,9 +200,32 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
                 dgrad: () => void convTranspose3dBackwardInput(dy, w, xShape, co),
                 wgrad: () => void convTranspose3dBackwardWeight(dy, x, wShape, co),
               };
+        // The same matmul again at this layer, interleaved with its passes over `rounds` rounds: each pass's fastest
+        // sample against the matmul's fastest, under the conditions they ran in (on a shared machine the run-start
+        // ceiling can read 2× off by the time a layer runs, and single samples jitter by ±20 % even when idle).
+        const rounds = quick ? 1 : 2;
+        const first: Partial<Record<'fwd' | 'dgrad' | 'wgrad', GpuTiming>> = {};
+        const fastest = { mm: { wall: Infinity, cpu: Infinity }, fwd: { wall: Infinity, cpu: Infinity }, dgrad: { wall: Infinity, cpu: Infinity }, wgrad: { wall: Infinity, cpu: Infinity } };
+        const keep = (k: keyof typeof fastest, t: GpuTiming) => {
+          fastest[k].wall = Math.min(fastest[k].wall, t.minMs);
+          fastest[k].cpu = Math.min(fastest[k].cpu, t.cpuMinMsPerCall ?? Infinity);
+        };
+        for (let r = 0; r < rounds; r++) {
+          keep('mm', await timeIt(e, reps, mm));
+          for (const pass of ['fwd', 'dgrad', 'wgrad'] as const) {
+            const t = await timeIt(e, reps, passes[pass]);
+            first[pass] ??= t;
+            keep(pass, t);
+          }
+        }
+        const soft = perCpuSecond(e, 1, first.fwd!) !== undefined;
+        const localCpu = soft && Number.isFinite(fastest.mm.cpu) ? round((2 * m ** 3) / 1e6 / fastest.mm.cpu) : undefined;
         for (const pass of ['fwd', 'dgrad', 'wgrad'] as const) {
-          const t = await timeIt(e, reps, passes[pass]);
+          const t = first[pass]!;
           const g = gflops(flops, t.medianMs);
+          const bestG = gflops(flops, fastest[pass].wall);
+          const localG = gflops(2 * m ** 3, fastest.mm.wall);
+          const bestCpu = localCpu && Number.isFinite(fastest[pass].cpu) ? round(flops / 1e6 / fastest[pass].cpu) : undefined;
           const gCpu = perCpuSecond(e, flops / 1e9, t);
           if (dt === 'f32') f32Rate[pass] = g;
           yield {
@@ -217,8 +235,10 @@ async function* runSuite(e: Engine, opts: SuiteOptions, quick: boolean): AsyncIt
             dtype: dt,
             fraction_of_matmul: round(g / ceiling),
             ...(gCpu && ceilingCpu ? { gflop_per_cpu_second: gCpu, fraction_of_matmul_cpu: round(gCpu / ceilingCpu) } : {}),
-            fraction_of_local_matmul: round(g / local),
-            ...(gCpu && localCpu ? { local_matmul_gflop_per_cpu_second: localCpu, fraction_of_local_matmul_cpu: round(gCpu / localCpu) } : {}),
+            best_gflops: round(bestG),
+            local_matmul_gflops: round(localG),
+            fraction_of_local_matmul: round(bestG / localG),
+            ...(localCpu && bestCpu ? { best_gflop_per_cpu_second: bestCpu, local_matmul_gflop_per_cpu_second: localCpu, fraction_of_local_matmul_cpu: round(bestCpu / localCpu) } : {}),
             ...(dt === 'f16' ? { vs_f32: round(g / f32Rate[pass]) } : {}),
             ms: round(t.medianMs),
             timing: t.method,

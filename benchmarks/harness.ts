@@ -21,6 +21,8 @@ export interface GpuTiming {
    * are shared with other jobs, where wall and timestamp figures only measure the share it got.
    */
   cpuMsPerCall?: number;
+  /** The fastest sample's process CPU milliseconds per call. */
+  cpuMinMsPerCall?: number;
 }
 
 const cpuNow: (() => number) | null =
@@ -76,6 +78,7 @@ export async function gpuTime(engine: Engine, record: () => void, opts: GpuTimeO
     callsPerSample: calls,
     method: engine.gpu.hasTimestamps ? 'gpu-timestamp' : 'wall-to-completion',
     cpuMsPerCall: cpu.length ? median(cpu) : undefined,
+    cpuMinMsPerCall: cpu.length ? Math.min(...cpu) : undefined,
   };
 }
 
