@@ -2,7 +2,7 @@
 # Run the subgroup-matrix (tensor-core) tests on a CPU: Mesa 26's lavapipe implements VK_KHR_cooperative_matrix
 # (f16 → f32 at 8×8×8, subgroups of 8), which Dawn exposes as chromium-experimental-subgroup-matrix. Debian 12's
 # lavapipe (Mesa 25.0, bookworm-backports) does not, and Mesa 26 needs a newer C library than Debian 12's, so this
-# script builds a minimal Debian 13 (trixie) root with Mesa from trixie-backports once (debootstrap, ~4 minutes,
+# script builds a minimal Debian 13 (trixie) root with Mesa from trixie-backports once (debootstrap, 1.5–5 minutes,
 # cached), then runs the test files given (default: test/kernels/conv3d_mma.test.ts) inside it with this machine's
 # Node and this checkout's node_modules, bind-mounted at the same path.
 #
