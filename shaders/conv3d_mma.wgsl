@@ -52,13 +52,7 @@ fn mma_load(k0: u32, lid: u32) {
   for (var kr = 0u; kr < S; kr++) {
     let k = k0 + kr;
     let kin = k < k_hi;
-    let ci = k / p.nt_vol;
-    let r = k % p.nt_vol;
-    let uz = r / p.nt_hw;
-    let uy = (r % p.nt_hw) / p.nt_w;
-    let ux = r % p.nt_w;
-    let tap = (u32(p.tb_d + p.ts_d * i32(uz)) * p.k_h + u32(p.tb_h + p.ts_h * i32(uy))) * p.k_w + u32(p.tb_w + p.ts_w * i32(ux));
-    let wbase = select(0u, (ci * p.k_vol + tap) * (p.out_cp4 * 4u) + cob * BM, kin);
+    let wbase = select(0u, weight_row(k) * (p.out_cp4 * 4u) + cob * BM, kin);
     for (var j = 0u; j < BM / SG; j++) {
       let m = lid + SG * j;
       a_s[m * S + kr] = f16(select(0.0, w[wbase + m], kin));

@@ -49,13 +49,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let k = k0 + arow;
       var v = vec4<f32>(0.0);
       if (k < k_hi) {
-        let ci = k / p.nt_vol;
-        let r = k % p.nt_vol;
-        let uz = r / p.nt_hw;
-        let uy = (r % p.nt_hw) / p.nt_w;
-        let ux = r % p.nt_w;
-        let tap = (u32(p.tb_d + p.ts_d * i32(uz)) * p.k_h + u32(p.tb_h + p.ts_h * i32(uy))) * p.k_w + u32(p.tb_w + p.ts_w * i32(ux));
-        v = w[(ci * p.k_vol + tap) * p.out_cp4 + cob * 16u + acol];
+        v = w[weight_row(k) * p.out_cp4 + cob * 16u + acol];
       }
       a_tile[arow * 16u + acol] = v;
     }

@@ -56,6 +56,17 @@ fn load_x(i: u32) -> f32 {
   return f32(x[i]);
 }
 
+// K index k of the implicit GEMM (in-role channel x this dispatch's taps, taps fastest) -> its row of the packed
+// weight [channel][tap][...]: channel * k_vol + tap (the staged kernels, conv3d_tiled.wgsl and conv3d_mma.wgsl).
+fn weight_row(k: u32) -> u32 {
+  let ci = k / p.nt_vol;
+  let r = k % p.nt_vol;
+  let uz = r / p.nt_hw;
+  let uy = (r % p.nt_hw) / p.nt_w;
+  let ux = r % p.nt_w;
+  return ci * p.k_vol + (u32(p.tb_d + p.ts_d * i32(uz)) * p.k_h + u32(p.tb_h + p.ts_h * i32(uy))) * p.k_w + u32(p.tb_w + p.ts_w * i32(ux));
+}
+
 // Flat offset of grid position (gz, gy, gx) in one output channel's volume: g*OS + R per axis.
 fn out_spatial(gz: u32, gy: u32, gx: u32) -> u32 {
   return ((gz * p.os_d + p.r_d) * p.o_h + gy * p.os_h + p.r_h) * p.o_w + gx * p.os_w + p.r_w;
