@@ -49,7 +49,7 @@ import biasSource from '../shaders/conv3d_bias.wgsl';
 import commonSource from '../shaders/lib/conv3d_common.wgsl';
 import type { Engine } from '../src/engine.js';
 import { VesselError } from '../src/gpu/errors.js';
-import { params } from '../src/runtime/runtime.js';
+import { params, type Binding } from '../src/runtime/runtime.js';
 import { fmtShape, type Shape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import type { DType } from '../src/tensor/dtype.js';
@@ -425,6 +425,52 @@ function finishTarget(t: DirectTarget, dst: Tensor, bias: Tensor | null, outC: n
   t.buf.dispose();
 }
 
+/** Record one dispatch of a staged kernel (tiled, or mma on subgroup matrices) over nPos grid positions. */
+function stagedDispatch(src: Tensor, cfg: DirectConfig, defines: Record<string, string | number | boolean>, bufs: Binding[], u: ReturnType<typeof params>, nPos: number, gz: number): void {
+  const rt = src.engine.rt;
+  if (cfg.kind === 'mma') {
+    const shape = convMmaShape(src.engine);
+    if (!shape || shape.ms !== cfg.ms) throw new VesselError(`conv3d: variant mma${cfg.ms} needs f16 → f32 subgroup matrices of ${cfg.ms}×${cfg.ms}×${cfg.ms}, which this adapter does not offer`);
+    const kern = rt.kernel('conv3d_mma', commonSource + mmaSource + mmaTileSource, { ...defines, SUBGROUPS: false, MS: shape.ms, SG: shape.sg });
+    const [gx, gy] = grid1D(nPos, 2 * shape.ms);
+    rt.dispatch(kern, bufs, u, [gx, gy, gz]);
+    return;
+  }
+  const kern = rt.kernel('conv3d_tiled', commonSource + tiledSource, { ...defines, SUBGROUPS: false });
+  const [gx, gy] = grid1D(nPos, 64);
+  rt.dispatch(kern, bufs, u, [gx, gy, gz]);
+}
+
+/**
+ * The K table of one direct dispatch (KTAB in shaders/lib/conv3d_common.wgsl): for every K index k = (in-role
+ * channel c, tap u of this dispatch), vec4<i32>(c·in_vol + (uz·i_h + uy)·i_w + ux, uz | uy << 8 | ux << 16,
+ * c·k_vol + tap, 0), where tap = (tb_d + ts_d·uz, tb_h + ts_h·uy, tb_w + ts_w·ux) in the weight.
+ */
+function kTable(e: Engine, inC: number, I: readonly number[], k: Triple, ax: [AxisPlan, AxisPlan, AxisPlan]): Tensor {
+  const [az, ay, axx] = ax;
+  if (Math.max(az.nt, ay.nt, axx.nt) > 255) throw new VesselError(`conv3d: kernel ${fmtShape(k)} has more than 255 taps along an axis`);
+  const ntVol = az.nt * ay.nt * axx.nt;
+  const inVol = I[0] * I[1] * I[2];
+  const kVol = k[0] * k[1] * k[2];
+  // At least one row: a residue class of a strided input gradient can have no taps at all (K = 0, never read).
+  const t = new Int32Array(Math.max(1, inC * ntVol) * 4);
+  let o = 0;
+  for (let c = 0; c < inC; c++) {
+    for (let uz = 0; uz < az.nt; uz++) {
+      for (let uy = 0; uy < ay.nt; uy++) {
+        for (let ux = 0; ux < axx.nt; ux++) {
+          const tap = ((az.tb + az.ts * uz) * k[1] + (ay.tb + ay.ts * uy)) * k[2] + (axx.tb + axx.ts * ux);
+          t[o++] = c * inVol + (uz * I[1] + uy) * I[2] + ux;
+          t[o++] = uz | (uy << 8) | (ux << 16);
+          t[o++] = c * kVol + tap;
+          t[o++] = 0;
+        }
+      }
+    }
+  }
+  return e.tensor(t, [t.length / 4, 4], 'i32');
+}
+
 function direct(
   src: Tensor,
   packed: Tensor,
@@ -484,20 +530,18 @@ function direct(
     YT: yt,
     WT: mma ? 'f32' : 'vec4<f32>',
     HAS_BIAS: kBias !== null,
+    KTAB: false,
   };
   const bufs = kBias ? [src.binding(), packed.binding(), kBias.binding(), target.buf.binding()] : [src.binding(), packed.binding(), target.buf.binding()];
-  if (mma) {
-    const shape = convMmaShape(src.engine);
-    if (!shape || shape.ms !== cfg.ms) throw new VesselError(`conv3d: variant mma${cfg.ms} needs f16 → f32 subgroup matrices of ${cfg.ms}×${cfg.ms}×${cfg.ms}, which this adapter does not offer`);
-    const kern = rt.kernel('conv3d_mma', commonSource + mmaSource + mmaTileSource, { ...common, SUBGROUPS: false, MS: shape.ms, SG: shape.sg });
-    const [gx, gy] = grid1D(nPos, 2 * shape.ms);
-    rt.dispatch(kern, bufs, u, [gx, gy, gz]);
-    return;
-  }
   if (tiled) {
-    const kern = rt.kernel('conv3d_tiled', commonSource + tiledSource, { ...common, SUBGROUPS: false });
-    const [gx, gy] = grid1D(nPos, 64);
-    rt.dispatch(kern, bufs, u, [gx, gy, gz]);
+    // The staged kernels gather through a table of the K indices (KTAB in conv3d_common.wgsl); it is uploaded per
+    // dispatch (queue writes are ordered after the work recorded so far) and released once the dispatch is recorded.
+    const ktab = kTable(src.engine, inC, I, k, ax);
+    try {
+      stagedDispatch(src, cfg, { ...common, KTAB: true }, [...bufs, ktab.binding()], u, nPos, gz);
+    } finally {
+      ktab.dispose();
+    }
     return;
   }
   const kx = axx.nt;

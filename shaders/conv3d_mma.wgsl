@@ -20,10 +20,7 @@ var<private> chunk: u32;
 var<private> batch: u32;
 var<private> cob: u32;
 var<private> k_hi: u32;
-var<private> iz0: array<i32, PPL>;
-var<private> iy0: array<i32, PPL>;
-var<private> ix0: array<i32, PPL>;
-var<private> pos_ok: array<bool, PPL>;
+var<private> start: array<vec4<i32>, PPL>;
 
 fn mma_setup(wid: vec3u, nwg: vec3u, lid: u32) -> vec2u {
   n_block = (wid.y * nwg.x + wid.x) * BN;
@@ -38,10 +35,7 @@ fn mma_setup(wid: vec3u, nwg: vec3u, lid: u32) -> vec2u {
   for (var j = 0u; j < PPL; j++) {
     let n_me = n_block + lid + SG * j;
     let g = grid_zyx(n_me);
-    iz0[j] = i32(g.x * p.s_d) + p.off_d;
-    iy0[j] = i32(g.y * p.s_h) + p.off_h;
-    ix0[j] = i32(g.z * p.s_w) + p.off_w;
-    pos_ok[j] = n_me < p.n_pos;
+    start[j] = vec4<i32>(i32(g.x * p.s_d) + p.off_d, i32(g.y * p.s_h) + p.off_h, i32(g.z * p.s_w) + p.off_w, select(0, 1, n_me < p.n_pos));
   }
   return vec2u(cr.x * p.nt_vol, hi);
 }
@@ -52,31 +46,19 @@ fn mma_load(k0: u32, lid: u32) {
   for (var kr = 0u; kr < S; kr++) {
     let k = k0 + kr;
     let kin = k < k_hi;
-    let wbase = select(0u, weight_row(k) * (p.out_cp4 * 4u) + cob * BM, kin);
+    let wbase = select(0u, u32(ktab[min(k, k_hi - 1u)].z) * (p.out_cp4 * 4u) + cob * BM, kin);
     for (var j = 0u; j < BM / SG; j++) {
       let m = lid + SG * j;
       a_s[m * S + kr] = f16(select(0.0, w[wbase + m], kin));
     }
   }
   // B: all S rows of this lane's columns, zero in the padding and past K.
-  let in_vol = p.i_d * p.i_h * p.i_w;
   for (var kr = 0u; kr < S; kr++) {
     let k = k0 + kr;
     let kin = k < k_hi;
-    let ci = k / p.nt_vol;
-    let r = k % p.nt_vol;
-    let dz = i32(r / p.nt_hw);
-    let dy = i32((r % p.nt_hw) / p.nt_w);
-    let dx = i32(r % p.nt_w);
+    let t = ktab[min(k, k_hi - 1u)];
     for (var j = 0u; j < PPL; j++) {
-      var v = 0.0;
-      let iz = iz0[j] + dz;
-      let iy = iy0[j] + dy;
-      let ix = ix0[j] + dx;
-      if (kin && pos_ok[j] && iz >= 0 && iz < i32(p.i_d) && iy >= 0 && iy < i32(p.i_h) && ix >= 0 && ix < i32(p.i_w)) {
-        v = load_x((batch * p.in_c + ci) * in_vol + (u32(iz) * p.i_h + u32(iy)) * p.i_w + u32(ix));
-      }
-      b_s[kr * BN + lid + SG * j] = f16(v);
+      b_s[kr * BN + lid + SG * j] = f16(select(0.0, gather_x(t, start[j], batch), kin));
     }
   }
 }

@@ -5,7 +5,8 @@
 // A workgroup of 16 x 16 invocations computes a 64 (output channels) x 64 (output positions) block; each
 // invocation a 4 x 4 register tile. K = in-role channels x taps runs in steps of 16: the weight tile
 // (16 x 64, vec4 loads from the packed [channel][tap][out] layout) and the im2col input tile (16 x 64, gathered
-// with zero padding) are staged in 8 KiB of workgroup memory.
+// with zero padding, through the dispatch's K table: see KTAB in conv3d_common.wgsl) are staged in 8 KiB of
+// workgroup memory.
 //
 // Prepended: shaders/lib/conv3d_common.wgsl (directives, uniform block, bindings x / w / bias / y, load_x,
 // store_y, split_z, ci_range, grid_zyx). x and y may be stored as f16; every product and sum is f32.
@@ -30,10 +31,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let cr = ci_range(chunk);
   let k_lo = cr.x * p.nt_vol;
   let k_hi = cr.y * p.nt_vol;
-  let in_vol = p.i_d * p.i_h * p.i_w;
-  let iw = i32(p.i_w);
-  let ih = i32(p.i_h);
-  let id = i32(p.i_d);
 
   // This invocation's im2col column (one output position) for the B-tile loads: rows lid/64 + 4j, j < 4.
   let bcol = lid % 64u;
@@ -49,7 +46,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let k = k0 + arow;
       var v = vec4<f32>(0.0);
       if (k < k_hi) {
-        v = w[weight_row(k) * p.out_cp4 + cob * 16u + acol];
+        v = w[u32(ktab[k].z) * p.out_cp4 + cob * 16u + acol];
       }
       a_tile[arow * 16u + acol] = v;
     }
@@ -57,15 +54,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let kr = brow + 4u * j;
       let k = k0 + kr;
       var v = 0.0;
-      if (k < k_hi && start.w == 1) {
-        let ci = k / p.nt_vol;
-        let r = k % p.nt_vol;
-        let iz = start.x + i32(r / p.nt_hw);
-        let iy = start.y + i32((r % p.nt_hw) / p.nt_w);
-        let ix = start.z + i32(r % p.nt_w);
-        if (iz >= 0 && iz < id && iy >= 0 && iy < ih && ix >= 0 && ix < iw) {
-          v = load_x((batch * p.in_c + ci) * in_vol + (u32(iz) * p.i_h + u32(iy)) * p.i_w + u32(ix));
-        }
+      if (k < k_hi) {
+        v = gather_x(ktab[k], start, batch);
       }
       b_tile[kr * 16u + bcol / 4u][bcol % 4u] = v;
     }

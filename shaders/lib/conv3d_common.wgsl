@@ -10,6 +10,11 @@
 //   WT          element type of the packed weight: vec4<f32> (register and tiled kernels) or f32 (mma)
 //   YT          storage type of the output y (f32 or f16; f32 for split-K partial sums); stores narrow (store_y)
 //   HAS_BIAS    binding 3 is a per-output-channel f32 bias added before the store
+//   KTAB        the staged kernels (tiled, mma): the last binding is this dispatch's K table (kernels/conv3d.ts
+//               kTable), one vec4<i32> per K index k = (in-role channel, tap): .x the input offset
+//               channel * in_vol + (uz * i_h + uy) * i_w + ux, .y the tap offsets uz | uy << 8 | ux << 16, .z the
+//               packed-weight row channel * k_vol + tap. It replaces five integer divisions by uniform values per
+//               element gathered (each tens of instructions on a GPU) with one load every lane shares.
 //
 // Geometry (see conv3d.wgsl): per axis, grid position g reads input g*S + off + u for u < nt with weight tap
 // tb + ts*u, and writes output g*OS + R. The uniform block is written by kernels/conv3d.ts (direct()) in exactly
@@ -47,8 +52,14 @@ struct Params {
 #if ${HAS_BIAS}
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<${YT}>;
+#if ${KTAB}
+@group(0) @binding(5) var<storage, read> ktab: array<vec4<i32>>;
+#endif
 #else
 @group(0) @binding(3) var<storage, read_write> y: array<${YT}>;
+#if ${KTAB}
+@group(0) @binding(4) var<storage, read> ktab: array<vec4<i32>>;
+#endif
 #endif
 
 // Element i of x, widened to f32 (all accumulation is f32 whatever the storage type).
@@ -56,16 +67,19 @@ fn load_x(i: u32) -> f32 {
   return f32(x[i]);
 }
 
-// K index k of the implicit GEMM (in-role channel x this dispatch's taps, taps fastest) -> its row of the packed
-// weight [channel][tap][...]: channel * k_vol + tap (the staged kernels, conv3d_tiled.wgsl and conv3d_mma.wgsl).
-fn weight_row(k: u32) -> u32 {
-  let ci = k / p.nt_vol;
-  let r = k % p.nt_vol;
-  let uz = r / p.nt_hw;
-  let uy = (r % p.nt_hw) / p.nt_w;
-  let ux = r % p.nt_w;
-  return ci * p.k_vol + (u32(p.tb_d + p.ts_d * i32(uz)) * p.k_h + u32(p.tb_h + p.ts_h * i32(uy))) * p.k_w + u32(p.tb_w + p.ts_w * i32(ux));
+#if ${KTAB}
+// Element (K index k, grid position whose tap-0 input corner is start = (z, y, x)) of the im2col matrix of batch
+// sample `batch`: x at the tap's position, or 0 in the padding (start.w = 0: a position past the grid).
+fn gather_x(t: vec4<i32>, start: vec4<i32>, batch: u32) -> f32 {
+  let iz = start.x + (t.y & 255);
+  let iy = start.y + ((t.y >> 8u) & 255);
+  let ix = start.z + (t.y >> 16u);
+  if (start.w == 0 || iz < 0 || iz >= i32(p.i_d) || iy < 0 || iy >= i32(p.i_h) || ix < 0 || ix >= i32(p.i_w)) {
+    return 0.0;
+  }
+  return load_x(u32(i32(batch * p.in_c * p.i_d * p.i_h * p.i_w) + t.x + (start.x * i32(p.i_h) + start.y) * i32(p.i_w) + start.z));
 }
+#endif
 
 // Flat offset of grid position (gz, gy, gx) in one output channel's volume: g*OS + R per axis.
 fn out_spatial(gz: u32, gy: u32, gx: u32) -> u32 {
