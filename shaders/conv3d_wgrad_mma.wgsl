@@ -71,16 +71,20 @@ fn mma_load(k0: u32, lid: u32) {
       a_s[(am + AROWS * j) * S + ak] = f16(v);
     }
   }
-  // B: all S rows (positions) of this lane's columns.
+  // B: all S rows (positions) of this lane's columns. The position (n, qd, qh, qw) of k0 is decomposed once per step
+  // (divisions by uniform values cost tens of instructions on a GPU) and then carried forward row by row.
   let in_vol = p.i_d * p.i_h * p.i_w;
+  var n = k0 / npos;
+  let q0 = k0 % npos;
+  var qw = q0 % p.o_w;
+  var qh = (q0 / p.o_w) % p.o_h;
+  var qd = q0 / (p.o_w * p.o_h);
   for (var kr = 0u; kr < S; kr++) {
     let k = k0 + kr;
     let kin = k < k_hi;
-    let n = k / npos;
-    let q = k % npos;
-    let bz = i32((q / (p.o_w * p.o_h)) * p.s_d);
-    let by = i32(((q / p.o_w) % p.o_h) * p.s_h);
-    let bx = i32((q % p.o_w) * p.s_w);
+    let bz = i32(qd * p.s_d);
+    let by = i32(qh * p.s_h);
+    let bx = i32(qw * p.s_w);
     for (var j = 0u; j < PPL; j++) {
       let iz = bz + col_a[j];
       let iy = by + col_b[j];
@@ -91,6 +95,11 @@ fn mma_load(k0: u32, lid: u32) {
       }
       b_s[kr * BN + lid + SG * j] = f16(v);
     }
+    // next position: x fastest, then y, z, batch
+    qw++;
+    if (qw == p.o_w) { qw = 0u; qh++; }
+    if (qh == p.o_h) { qh = 0u; qd++; }
+    if (qd == p.o_d) { qd = 0u; n++; }
   }
 }
 
