@@ -32,7 +32,7 @@ import { freshDynUNet } from '../../src/train/trainer.js';
 import { compareGrads, randomizeWeights, takeGrads } from '../models/grads.js';
 import { roundF16 } from '../../src/tensor/f16.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
-import { getEngine, randArray, relErr } from '../helpers.js';
+import { getEngine, randArray, relErr, vesselfmCli } from '../helpers.js';
 import { convOutShape, convTOutShape, poisonPool, refConv3d, refConv3dDw, refConv3dDx, refConvT3d, refConvT3dDw, size, type ConvCase } from './conv-ref.js';
 
 const F16_TOL = 1e-3;
@@ -83,6 +83,14 @@ describe('conv3d on subgroup matrices (mma)', async () => {
       expect(wgradCandidates(e, 'f16').some((v) => v.config.mma)).toBe(false);
     }
   });
+
+  it('vesselfm info names the tensor-core kernels the adapter can run (or none)', () => {
+    const r = vesselfmCli(['info', '--json']);
+    expect([r.code, r.err]).toEqual([0, '']);
+    expect(JSON.parse(r.out).convTensorCores).toEqual(shape);
+    const text = vesselfmCli(['info']).out;
+    expect(text).toMatch(shape ? new RegExp(`conv3d tensor cores: mma${shape.ms} \\(f16 → f32, ${shape.ms}×${shape.ms}×${shape.ms}, subgroups of ${shape.sg}`) : /conv3d tensor cores: no/);
+  }, 120_000);
 
   it.skipIf(!shape)(`the adapter's configuration: ${shape ? `${shape.ms}×${shape.ms}×${shape.ms}, subgroups of ${shape.sg}` : 'none'}`, () => {
     expect([8, 16]).toContain(shape!.ms);
