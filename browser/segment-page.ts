@@ -37,6 +37,7 @@ const ui = {
   threshold: $<HTMLInputElement>('threshold'),
   minSize: $<HTMLInputElement>('min-size'),
   tta: $<HTMLInputElement>('tta'),
+  half: $<HTMLInputElement>('half'),
   normalize: $<HTMLInputElement>('normalize'),
   wantProb: $<HTMLInputElement>('want-prob'),
   run: $<HTMLButtonElement>('run'),
@@ -288,6 +289,7 @@ interface Settings {
   tta: boolean;
   normalize: boolean;
   probabilities: boolean;
+  precision: 'f32' | 'mixed';
 }
 
 function readSettings(divisor: number): Settings {
@@ -303,6 +305,7 @@ function readSettings(divisor: number): Settings {
     tta: ui.tta.checked,
     normalize: ui.normalize.checked,
     probabilities: ui.wantProb.checked,
+    precision: ui.half.checked && !ui.half.disabled ? 'mixed' : 'f32',
   };
 }
 
@@ -418,6 +421,7 @@ async function onRun(): Promise<void> {
       minSize: s.minSize,
       normalize: s.normalize,
       probabilities: s.probabilities,
+      precision: s.precision,
       onProgress: (done, total) => {
         if (stopRequested) throw new Stopped();
         ui.progress.max = total;
@@ -448,7 +452,7 @@ async function onRun(): Promise<void> {
     ui.summary.textContent =
       `Vessels: ${pct.toFixed(pct > 0 && pct < 0.01 ? 4 : 2)} % of the image (${st.vesselVoxels.toLocaleString('en-US')} of ` +
       `${st.voxels.toLocaleString('en-US')} voxels). ${st.windows} window${st.windows === 1 ? '' : 's'} of ${st.patch.join('×')}` +
-      `${st.tta ? ' (with mirroring)' : ''} in ${fmtSeconds(st.seconds)}.`;
+      `${st.tta ? ' (with mirroring)' : ''}${st.precision === 'mixed' ? ' in half precision' : ''} in ${fmtSeconds(st.seconds)}.`;
     ui.progress.hidden = true;
     setState('done', `Done in ${fmtSeconds((performance.now() - t0) / 1000)}.`);
   } catch (err) {
@@ -495,6 +499,9 @@ async function start(): Promise<void> {
     ` · half-precision shaders (shader-f16): ${yes(g.hasF16)} · subgroups: ${yes(g.hasSubgroups)} · largest buffer ${(g.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB`,
   );
   ui.gpu.dataset.f16 = String(g.hasF16);
+  // Half precision needs shader-f16; without it the box stays disabled and says why.
+  ui.half.disabled = !g.hasF16;
+  if (!g.hasF16) $<HTMLSpanElement>('half-hint').textContent = 'Not available: this GPU (or browser) has no shader-f16.';
   ui.gpu.dataset.subgroups = String(g.hasSubgroups);
   engine.device.lost.then((info) => {
     if (info.reason === 'destroyed') return;

@@ -113,13 +113,24 @@ describe('the segmentation page in headless Chromium', () => {
   it('shows the adapter and its shader-f16 and subgroups support', async () => {
     const gpu = await page!.evaluate(() => {
       const el = document.getElementById('gpu')!;
-      return { text: el.textContent ?? '', f16: el.dataset.f16, subgroups: el.dataset.subgroups, state: document.body.dataset.state };
+      const half = document.getElementById('half') as HTMLInputElement;
+      return {
+        text: el.textContent ?? '',
+        f16: el.dataset.f16,
+        subgroups: el.dataset.subgroups,
+        state: document.body.dataset.state,
+        halfDisabled: half.disabled,
+        halfHint: document.getElementById('half-hint')?.textContent ?? '',
+      };
     });
     console.log(`page GPU line: ${gpu.text}`);
     expect(gpu.state).toBe('idle');
     expect(gpu.text).toMatch(/^GPU: .+ · half-precision shaders \(shader-f16\): (yes|no) · subgroups: (yes|no)/);
     expect(['true', 'false']).toContain(gpu.f16);
     expect(['true', 'false']).toContain(gpu.subgroups);
+    // The half-precision option follows shader-f16: usable with it, disabled and saying why without it.
+    expect(gpu.halfDisabled).toBe(gpu.f16 === 'false');
+    if (gpu.f16 === 'false') expect(gpu.halfHint).toMatch(/no shader-f16/);
   });
 
   it('segments a NIfTI volume with the PyTorch checkpoint: the downloaded mask equals the Node library call, geometry kept', async () => {
