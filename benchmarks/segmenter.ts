@@ -1,6 +1,7 @@
 // Suite `segmenter`: the vesselFM DynUNet end to end on this adapter.
 //   inference: windows/s of a batched forward pass (no gradients), the conv FLOP rate it implies and its fraction of
-//              the f32 matmul ceiling measured in the same run, and the pool's memory high-water mark;
+//              the f32 matmul ceiling measured in the same run, and the pool's memory high-water mark; on adapters
+//              with shader-f16 the same forward in mixed precision (segment --precision mixed) beside it;
 //   volume:    segmentVolume end to end over a [S, 2S, 2S] volume (GPU and quick runs), beside the forward-only rate;
 //   training:  one step (forward, Dice+BCE, backward, AdamW) in ms, its FLOP rate and fraction of the same ceiling,
 //              and the memory high-water mark (weights, gradients, AdamW moments and activations); on adapters with
@@ -232,6 +233,18 @@ async function* run(e: Engine, opts: SuiteOptions): AsyncGenerator<BenchResult> 
       } else setTuneMode('heuristic');
       const inferenceRows = await measureInference('', set.tune);
       for (const r of inferenceRows) yield r;
+      // The same forward in mixed precision (segment --precision mixed): f16 activations, f32 weights and sums;
+      // tensor-core convs where the adapter has them (the default for f16 on GPUs).
+      if (e.gpu.hasF16) {
+        net.precision = 'mixed';
+        try {
+          for (const r of await measureInference('_mixed', set.tune)) {
+            yield { ...r, precision: 'mixed (f16 activations)', ...(r.unit === 'windows/s' ? { vs_f32: round(r.value / inferenceRows[0].value, 3) } : { vs_f32: round(r.value / inferenceRows[1].value, 3) }) };
+          }
+        } finally {
+          net.precision = 'f32';
+        }
+      }
       // End to end: segmentVolume over a [S, 2S, 2S] volume (MONAI grid at 50 % overlap: 1 × 3 × 3 windows) —
       // percentile scaling, window crops and logit accumulation on the GPU, readback, sigmoid, threshold.
       // Skipped at the full network's size on CPU adapters (minutes per window there).

@@ -33,7 +33,7 @@ describe('bench suite: segmenter', () => {
     }
   });
 
-  it('is registered and prints the JSON-line contract through `vesselfm bench --suite segmenter --quick --json`', () => {
+  it('is registered and prints the JSON-line contract through `vesselfm bench --suite segmenter --quick --json`', async () => {
     expect(findSuite('segmenter')).toBe(segmenterSuite);
     const r = spawnSync(process.execPath, ['bin/vesselfm.mjs', 'bench', '--suite', 'segmenter', '--quick', '--json'], { cwd: process.cwd(), encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
@@ -65,5 +65,15 @@ describe('bench suite: segmenter', () => {
     expect(tm.peak_in_use_bytes).toBeGreaterThan(im.peak_in_use_bytes);
     expect(tm.peak_in_use_bytes).toBeGreaterThan(4 * 4 * inf.parameters);
     expect([...by.keys()].some((k) => k.startsWith('segmenter_matmul_ceiling_'))).toBe(true);
+    // Mixed-precision inference beside the f32 one (adapters with shader-f16): same batch, its ratio to f32, and
+    // less activation memory.
+    const e = await getEngine();
+    if (e.gpu.hasF16) {
+      const mi = by.get('segmenter_inference_mixed')!;
+      expect(mi).toMatchObject({ unit: 'windows/s', batch: inf.batch });
+      expect(Math.abs((mi.vs_f32 as number) - mi.value / inf.value)).toBeLessThanOrEqual(0.01 * (mi.vs_f32 as number));
+      const mm = by.get('segmenter_inference_mixed_memory')!;
+      expect(mm.peak_in_use_bytes).toBeLessThan(im.peak_in_use_bytes);
+    }
   }, 300_000);
 });
