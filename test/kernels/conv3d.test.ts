@@ -156,6 +156,24 @@ describe('conv3d kernels against the float64 reference', () => {
       y.dispose();
       dx.dispose();
     }
+    // The input gradient of a 1×1×1 stride-2 conv: the odd residue classes have no taps at all (an empty K, which
+    // the staged kernels' K table must survive), and their dx is 0.
+    {
+      const xs1: S5 = [1, 3, 5, 6, 7];
+      const ws1: S5 = [4, 3, 1, 1, 1];
+      const w1 = randArray(size(ws1), 63);
+      const dys1 = convOutShape(xs1, ws1, [2, 2, 2], [0, 0, 0]);
+      const dy1 = randArray(size(dys1), 64);
+      const [w1t, dy1t] = [await upload(e, w1, ws1), await upload(e, dy1, dys1)];
+      const ref = refConv3dDx(dy1, w1, ws1, xs1, [2, 2, 2], [0, 0, 0]);
+      for (const v of variants) {
+        poisonPool(e, xs1);
+        const dx1 = conv3dBackwardInputWith(dy1t, w1t, xs1, { stride: 2 }, v.config);
+        expect(relErr(await read(dx1), ref), `input gradient 1x1x1 stride 2 ${v.name}`).toBeLessThan(1e-5);
+        dx1.dispose();
+      }
+      for (const t of [w1t, dy1t]) t.dispose();
+    }
     for (const v of wgradVariants(e)) {
       poisonPool(e, c.ws);
       const dw = conv3dBackwardWeightWith(dyt, xt, c.ws, opts, v.config);
