@@ -482,10 +482,10 @@ function record(
     });
     groups = [Math.ceil(N / v.tn), Math.ceil(rows / (v.tm * v.wgy)), nb];
   } else if (v.kind === 'tiled') {
-    kernel = rt.kernel('matmul_tiled', tiledSource, { TM4: v.tm / 4, TN4: v.tn / 4, BK: v.bk, TRANS_A: transA, TRANS_B: transB });
+    kernel = rt.kernel('matmul_tiled', mmCommonSource + tiledSource, { TM4: v.tm / 4, TN4: v.tn / 4, BK: v.bk, TRANS_A: transA, TRANS_B: transB, SUBGROUPS: false, VEC_A: false, VEC_B: false, VEC_C: false });
     groups = [Math.ceil(N / (16 * v.tn)), Math.ceil(rows / (16 * v.tm)), nb];
   } else {
-    kernel = rt.kernel('matmul_naive', naiveSource, { TRANS_A: transA, TRANS_B: transB });
+    kernel = rt.kernel('matmul_naive', mmCommonSource + naiveSource, { TRANS_A: transA, TRANS_B: transB, SUBGROUPS: false, VEC_A: false, VEC_B: false, VEC_C: false });
     groups = [Math.ceil(N / 16), Math.ceil(rows / 16), nb];
   }
   const u = params()

@@ -1,16 +1,6 @@
 // Naive f32 matmul C = op(A)·op(B): one invocation per output element, scalar loads. The baseline the blocked
-// variants are measured against. Same parameter block and layouts as shaders/matmul.wgsl.
-struct Params {
-  M: u32, N: u32, K: u32,
-  a_off: u32, b_off: u32, c_off: u32,
-  a_bs: u32, b_bs: u32, c_bs: u32,
-  a_max: u32, b_max: u32,
-  lda: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+// variants are measured against. The parameter block and the A/B/C bindings (scalar f32 arrays here) come from
+// shaders/lib/matmul_common.wgsl, prepended by kernels/matmul.ts.
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {

@@ -3,18 +3,8 @@
 // workgroup-memory buffers (double buffering: tile t+1 is fetched into registers while tile t is multiplied, so
 // one barrier per K step suffices). Tiles are stored k-major as vec4 along m and n; an invocation's rows and
 // columns are interleaved at a stride of 16 vec4s so neighbouring invocations read neighbouring vec4s.
-// Same parameter block and layouts as shaders/matmul.wgsl; ragged edges load zeros and skip stores.
-struct Params {
-  M: u32, N: u32, K: u32,
-  a_off: u32, b_off: u32, c_off: u32,
-  a_bs: u32, b_bs: u32, c_bs: u32,
-  a_max: u32, b_max: u32,
-  lda: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+// The parameter block and the A/B/C bindings (scalar f32 arrays here) come from shaders/lib/matmul_common.wgsl,
+// prepended by kernels/matmul.ts; ragged edges load zeros and skip stores.
 
 const TM4 = ${TM4}u;
 const TN4 = ${TN4}u;

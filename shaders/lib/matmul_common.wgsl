@@ -1,6 +1,7 @@
-// The prologue kernels/matmul.ts prepends to the register-blocked matmuls (matmul.wgsl, matmul_sgb.wgsl): the
-// subgroups directive where needed, the uniform block, the A/B/C bindings (vec4 arrays when the contiguous
-// dimension and every offset are multiples of 4) and the element loaders.
+// The prologue kernels/matmul.ts prepends to every matmul kernel (matmul.wgsl, matmul_sgb.wgsl, matmul_tiled.wgsl,
+// matmul_naive.wgsl): the subgroups directive where needed, the uniform block, the A/B/C bindings (vec4 arrays when
+// the contiguous dimension and every offset are multiples of 4; the tiled and naive kernels always take scalar f32
+// arrays) and the element loaders of the register-blocked kernels.
 #if ${SUBGROUPS}
 enable subgroups;
 #endif
