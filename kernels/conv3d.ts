@@ -53,6 +53,7 @@ import { params, type Binding } from '../src/runtime/runtime.js';
 import { fmtShape, type Shape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import type { DType } from '../src/tensor/dtype.js';
+import { enableF16 } from './accumulate.js';
 import { choose, sizeBucket, tune, type Candidate } from './autotune.js';
 import { im2colBackwardInput, im2colBackwardWeight, im2colForward, im2colOffered } from './conv3d_im2col.js';
 import { isCpuAdapter } from './matmul.js';
@@ -711,7 +712,7 @@ export function conv3dBackwardWeightWith(dy: Tensor, x: Tensor, wShape: Shape, o
   const sgw = cfg.sgw === true && cfg.tm === 8 && sets === 1;
   const defines = {
     WG: wg, TM: cfg.tm, TN: cfg.tn, SX: g.s[2], KX: g.k[2], ROW: (cfg.tn - 1) * g.s[2] + g.k[2], ACC: cfg.tm * g.k[2], SGW: sgw,
-    T: x.dtype, ENABLE_F16: x.dtype === 'f16' ? 'enable f16;' : '',
+    T: x.dtype, ENABLE_F16: enableF16(x.dtype),
   };
   const kern = rt.kernel('conv3d_wgrad', wgradSource, defines);
   const u = params()
@@ -786,7 +787,7 @@ function reduceChunks(part: Tensor, out: Tensor, n: number, chunks: number, bias
   const k = rt.kernel('conv3d_reduce', reduceSource, {
     WG: 256,
     OT: out.dtype,
-    ENABLE_F16: out.dtype === 'f16' ? 'enable f16;' : '',
+    ENABLE_F16: enableF16(out.dtype),
     HAS_BIAS: bias !== null,
   });
   const u = params().u32(n).u32(chunks).u32(vol).u32(channels);
@@ -808,7 +809,7 @@ export function conv3dBackwardBias(dy: Tensor): Tensor {
   if (c > MAX_GROUPS) throw new VesselError(`${op}: ${c} channels exceed ${MAX_GROUPS} workgroups`);
   const db = e.empty([c]);
   const part = chunks > 1 ? e.empty([chunks * c]) : db;
-  const k = rt.kernel('conv3d_bias', biasSource, { WG: 64, T: dy.dtype, ENABLE_F16: dy.dtype === 'f16' ? 'enable f16;' : '' });
+  const k = rt.kernel('conv3d_bias', biasSource, { WG: 64, T: dy.dtype, ENABLE_F16: enableF16(dy.dtype) });
   rt.dispatch(k, [dy.binding(), part.binding()], params().u32(c).u32(vol).u32(n).u32(perChunk), [c, chunks, 1]);
   if (chunks > 1) {
     reduceChunks(part, db, c, chunks);

@@ -29,8 +29,8 @@ import { VesselError } from '../src/gpu/errors.js';
 import { params } from '../src/runtime/runtime.js';
 import { fmtShape, type Shape } from '../src/tensor/shape.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import type { DType } from '../src/tensor/dtype.js';
 import type { ConvGeometry } from './conv3d.js';
+import { enableF16 } from './accumulate.js';
 import { cast } from './elementwise.js';
 import { chooseVariant, matmulInto } from './matmul.js';
 import { grid1D } from './util.js';
@@ -83,9 +83,6 @@ const NO_GEOMETRY = {
   GEOM: false, NC: 1, CH: 1, ID: 1, IH: 1, IW: 1, OD: 1, OH: 1, OW: 1, KD: 1, KH: 1, KW: 1, SD: 1, SH: 1, SW: 1, PD: 0, PH: 0, PW: 0,
 };
 
-function f16Enable(...types: DType[]): string {
-  return types.includes('f16') ? 'enable f16;' : '';
-}
 
 function checkBinding(e: Tensor['engine'], g: ConvGeometry, op: string): void {
   const bytes = im2colBytes(g);
@@ -106,7 +103,7 @@ function im2col(x: Tensor, g: ConvGeometry, transposed: boolean): Tensor {
   // k_w column rows of its output row; transposed, one per (sample, position, channel), looping over the taps.
   const total = transposed ? g.n * P * g.ci : g.n * g.ci * g.k[0] * g.k[1] * g.out[0] * g.out[1];
   const k = e.rt.kernel('conv3d_im2col', source, {
-    WG, IM2COL: true, COL2IM: false, COLT: transposed, HAS_BIAS: false, XT: x.dtype, OT: 'f32', ENABLE_F16: f16Enable(x.dtype),
+    WG, IM2COL: true, COL2IM: false, COLT: transposed, HAS_BIAS: false, XT: x.dtype, OT: 'f32', ENABLE_F16: enableF16(x.dtype),
     ...(transposed ? NO_GEOMETRY : geometryDefines(g)),
   });
   e.rt.dispatch(k, [x.binding(), col.binding()], geometryParams(g, total, g.ci), grid1D(total, WG));
@@ -128,7 +125,7 @@ export function im2colForward(x: Tensor, w: Tensor, bias: Tensor | null, g: Conv
   const prod = direct ? y : e.empty([g.n, g.co, P]);
   matmulInto(prod, w2, col, { variant: chooseVariant(e, g.co, P, kk, false, false, true) });
   if (!direct) {
-    const k = e.rt.kernel('conv3d_reduce', reduceSource, { WG: 256, OT: y.dtype, ENABLE_F16: f16Enable(y.dtype), HAS_BIAS: bias !== null });
+    const k = e.rt.kernel('conv3d_reduce', reduceSource, { WG: 256, OT: y.dtype, ENABLE_F16: enableF16(y.dtype), HAS_BIAS: bias !== null });
     const u = params().u32(y.size).u32(1).u32(P).u32(g.co);
     e.rt.dispatch(k, bias ? [prod.binding(), bias.binding(), y.binding()] : [prod.binding(), y.binding()], u, grid1D(y.size, 256));
     prod.dispose();
@@ -151,7 +148,7 @@ export function im2colBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, g: Con
   matmulInto(dcol, w2, dy3, { transA: true, variant: chooseVariant(e, kk, P, g.co, true, false, true) });
   const dx = e.empty([...xShape], dy.dtype);
   const k = e.rt.kernel('conv3d_im2col', source, {
-    WG, IM2COL: false, COL2IM: true, COLT: false, HAS_BIAS: outBias !== null, XT: 'f32', OT: dx.dtype, ENABLE_F16: f16Enable(dx.dtype),
+    WG, IM2COL: false, COL2IM: true, COLT: false, HAS_BIAS: outBias !== null, XT: 'f32', OT: dx.dtype, ENABLE_F16: enableF16(dx.dtype),
     ...geometryDefines(g),
   });
   // One invocation per row segment of a stride class (⌈W/s_w⌉ dx elements): s_d·s_h·s_w classes of N·C·⌈D/s_d⌉·⌈H/s_h⌉.
@@ -177,7 +174,7 @@ export function im2colBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, g: Co
   } else {
     dyP = e.empty([g.co, g.n * P]);
     const k = e.rt.kernel('conv3d_im2col', source, {
-      WG, IM2COL: false, COL2IM: false, COLT: false, HAS_BIAS: false, XT: dy.dtype, OT: 'f32', ENABLE_F16: f16Enable(dy.dtype), ...NO_GEOMETRY,
+      WG, IM2COL: false, COL2IM: false, COLT: false, HAS_BIAS: false, XT: dy.dtype, OT: 'f32', ENABLE_F16: enableF16(dy.dtype), ...NO_GEOMETRY,
     });
     e.rt.dispatch(k, [dy.binding(), dyP.binding()], geometryParams(g, dy.size, g.co), grid1D(dy.size, WG));
   }

@@ -18,7 +18,7 @@ import { clearTuneCache, forceVariant, tuneRecords } from '../../kernels/autotun
 import { roundF16 } from '../../src/tensor/f16.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { getEngine, randArray, relErr } from '../helpers.js';
-import { convOutShape, poisonPool, refConv3d, refConv3dDw, refConv3dDx, size, type ConvCase, type S5, type T3 } from './conv-ref.js';
+import { convOutShape, poisonPool, refConv3d, refConv3dDw, refConv3dDx, size, type ConvCase } from './conv-ref.js';
 
 const read = async (t: Tensor) => (await t.read()) as Float32Array;
 
